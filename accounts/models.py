@@ -1,0 +1,192 @@
+"""People live in `default`; their secrets live in `creds`.
+
+The user model has no password column. ``set_password`` keeps the new hash on
+the instance and ``save`` writes it to a :class:`Credential` row in the
+credentials database, exactly as Django's own model defers the write to
+``save``. Anything that must change with a credential (session auth hash,
+password-reset tokens) hashes the non-secret ``credentials_changed_at`` stamp,
+so checking a session never needs the credentials database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import check_password, is_password_usable, make_password
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from mensc.routers import CREDS_DB
+
+_NOT_LOADED = object()
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=username)
+
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        if not (extra["is_staff"] and extra["is_superuser"]):
+            raise ValueError("A superuser must have is_staff=True and is_superuser=True.")
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    # No password column in the main database: see Credential.
+    password = None
+
+    email = models.EmailField("email address", unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Can sign in to the admin site (facilitators, treasurers)."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+    credentials_changed_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="Changes with every credential change; signs sessions and reset links.",
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="An account with this email address already exists.",
+            ),
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending_hash: str | None = None
+        self._stored_hash: Any = _NOT_LOADED
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name.split() or [self.email])[0]
+
+    # --- Credentials ------------------------------------------------------------
+
+    def set_password(self, raw_password: str | None) -> None:
+        # Only in memory, like Django's: ModelBackend hashes a password on a
+        # throwaway User() for timing, and that must never write a row.
+        self._pending_hash = make_password(raw_password)
+        self._password = raw_password
+
+    def set_unusable_password(self) -> None:
+        self._pending_hash = make_password(None)
+
+    def _password_hash(self) -> str | None:
+        if self._pending_hash is not None:
+            return self._pending_hash
+        if self.pk is None:
+            return None
+        if self._stored_hash is _NOT_LOADED:
+            self._stored_hash = (
+                Credential.objects.filter(user_id=self.pk)
+                .values_list("password_hash", flat=True)
+                .first()
+            )
+        return self._stored_hash
+
+    def check_password(self, raw_password: str | None) -> bool:
+        def upgrade(raw: str) -> None:
+            # A hasher upgrade is not a credential change: sessions stay valid.
+            new_hash = make_password(raw)
+            Credential.objects.filter(user_id=self.pk).update(password_hash=new_hash)
+            self._stored_hash = new_hash
+
+        return check_password(raw_password, self._password_hash(), upgrade)
+
+    async def acheck_password(self, raw_password: str | None) -> bool:
+        return await sync_to_async(self.check_password)(raw_password)
+
+    def has_usable_password(self) -> bool:
+        return is_password_usable(self._password_hash())
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        pending = self._pending_hash
+        if pending is None:
+            super().save(*args, **kwargs)
+            return
+        now = timezone.now()
+        # Strictly later than before, so the stamp always changes.
+        self.credentials_changed_at = max(
+            now, self.credentials_changed_at + timedelta(microseconds=1)
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "credentials_changed_at"}
+        using = kwargs.get("using") or "default"
+        with transaction.atomic(using=using), transaction.atomic(using=CREDS_DB):
+            super().save(*args, **kwargs)
+            Credential.objects.update_or_create(
+                user_id=self.pk, defaults={"password_hash": pending}
+            )
+        self._pending_hash = None
+        self._stored_hash = pending
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django hashes the password column here; we hash the stamp instead,
+        # so a credential change logs out every other session.
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.pk}:{self.credentials_changed_at.isoformat()}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self._stored_hash = _NOT_LOADED
+
+
+class Credential(models.Model):
+    """A member's password hash, in the credentials database.
+
+    Refers to its user by a plain indexed id: no foreign key crosses databases.
+    """
+
+    user_id = models.BigIntegerField(unique=True)
+    password_hash = models.CharField(max_length=255)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"credential of user {self.user_id}"
