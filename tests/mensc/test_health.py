@@ -64,12 +64,20 @@ def test_live_runs_zero_sql_queries_even_for_a_signed_in_member(member) -> None:
 
 
 @pytest.mark.django_db(databases="__all__")
-@pytest.mark.parametrize("url", ["/api/v1/", "/api/v1/health", "/api/v1/health/ready/"])
-def test_probes_need_no_credentials_and_return_json_to_anyone(member, url: str) -> None:
-    for client in (Client(), signed_in(member)):
-        response = client.get(url)
-        assert response.status_code == 200
-        assert response["Content-Type"] == "application/json"
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/", "/api/v1/health", "/api/v1/health/ready/", "/api/v1/schema/?format=json"],
+)
+@pytest.mark.parametrize("persona", [None, "member", "staff", "superuser"])
+def test_public_api_urls_need_no_credentials_and_answer_anyone(
+    request, url: str, persona: str | None
+) -> None:
+    client = signed_in(request.getfixturevalue(persona)) if persona else Client()
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(("application/json", "application/vnd.oai"))
 
 
 @pytest.mark.django_db(databases="__all__")

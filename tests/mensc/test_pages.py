@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import json
+from functools import partial
+
 import pytest
-from django.test import Client
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.test import Client, RequestFactory
 
 from accounts.models import User
+from mensc import views
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -73,3 +79,24 @@ def test_sign_out_is_a_post_and_ends_the_session(member: User) -> None:
 
     assert response.status_code == 302
     assert client.get("/accounts/password/change/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("handler", "status"),
+    [
+        (views.server_error, 500),
+        (partial(views.bad_request, exception=Exception()), 400),
+        (partial(views.permission_denied, exception=PermissionDenied()), 403),
+        (partial(views.page_not_found, exception=Http404()), 404),
+    ],
+)
+def test_error_pages_are_json_under_the_api_and_html_elsewhere(handler, status: int) -> None:
+    factory = RequestFactory()
+
+    api = handler(factory.get("/api/v1/anything"))
+    page = handler(factory.get("/anything"))
+
+    assert api.status_code == page.status_code == status
+    assert api["Content-Type"] == "application/json"
+    assert json.loads(api.content)["detail"]
+    assert page["Content-Type"].startswith("text/html")
