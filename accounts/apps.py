@@ -8,4 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401  (connects the handlers)
+        from accounts import (
+            receivers,  # noqa: F401  (connects the handlers)
+            schema,  # noqa: F401  (registers the OpenAPI extension)
+        )

@@ -2,10 +2,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import phonenumbers
 from django import forms
 from django.contrib.auth import forms as auth_forms
 
+from accounts import throttle
 from accounts.models import User
+
+PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
+PHONE_NEEDED_FOR_SMS = "Add a mobile number to get text messages."
+WRONG_PASSWORD = "That is not your password."
+WRONG_CONFIRMATION = "Type your email address exactly to confirm."
 
 
 class AdminUserCreationForm(auth_forms.SetUnusablePasswordMixin, auth_forms.BaseUserCreationForm):
@@ -39,6 +46,39 @@ class AdminUserChangeForm(forms.ModelForm):
         )
 
 
+class SignUpForm(auth_forms.BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+        labels = {"full_name": "Full name"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["full_name"].required = True
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["full_name"].widget.attrs["autocomplete"] = "name"
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class SignInForm(auth_forms.AuthenticationForm):
+    """Django's sign-in form, refusing an account+IP after 5 failures in 15 minutes."""
+
+    def clean(self) -> dict:
+        email = self.cleaned_data.get("username") or ""
+        ip = throttle.client_ip(self.request)
+        if throttle.is_throttled(email, ip):
+            raise forms.ValidationError(throttle.THROTTLED_MESSAGE, code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.record_failure(email, ip)
+            raise
+        throttle.reset(email, ip)
+        return cleaned
+
+
 class PasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email: str) -> Iterator[User]:
         # Django skips users without a usable password. A member who signed up
@@ -49,3 +89,82 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
             for user in User._default_manager.filter(email__iexact=email, is_active=True)
             if user.email.casefold() == email.casefold()
         )
+
+
+class SettingsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = (
+            "full_name",
+            "display_name",
+            "phone",
+            "time_zone",
+            "email_reminders",
+            "sms_reminders",
+            "email_updates",
+            "sms_updates",
+            "email_broadcasts",
+            "sms_broadcasts",
+        )
+        labels = {"phone": "Mobile number"}
+        widgets = {
+            "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "display_name": forms.TextInput(attrs={"autocomplete": "nickname"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["full_name"].required = True
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"].strip()
+        if not raw:
+            return ""
+        try:
+            number = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException as exc:
+            raise forms.ValidationError(PHONE_INVALID) from exc
+        if not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError(PHONE_INVALID)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        wants_sms = any(
+            cleaned.get(f"sms_{kind}") for kind in ("reminders", "updates", "broadcasts")
+        )
+        if wants_sms and not cleaned.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", PHONE_NEEDED_FOR_SMS)
+        return cleaned
+
+
+class DeleteAccountForm(forms.Form):
+    """Confirm by password; a member without one (Google only) types his email."""
+
+    password = forms.CharField(
+        required=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm_email = forms.CharField(required=False, label="Type your email address to confirm")
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            del self.fields["confirm_email"]
+            self.fields["password"].required = True
+        else:
+            del self.fields["password"]
+            self.fields["confirm_email"].required = True
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(WRONG_PASSWORD)
+        return password
+
+    def clean_confirm_email(self) -> str:
+        typed = self.cleaned_data["confirm_email"].strip()
+        if typed.casefold() != self.user.email.casefold():
+            raise forms.ValidationError(WRONG_CONFIRMATION)
+        return typed

@@ -10,21 +10,39 @@ so checking a session never needs the credentials database.
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
 
 from mensc.routers import CREDS_DB
 
 _NOT_LOADED = object()
+
+# What a member can get messages about, and on which channels (see settings page).
+MESSAGE_KINDS = {
+    "reminders": "Meeting reminders",
+    "updates": "Circle updates (requests, seats, cancellations, agreements)",
+    "broadcasts": "Messages from my facilitators",
+}
+CHANNELS = ("email", "sms")
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
 class UserManager(BaseUserManager["User"]):
@@ -68,6 +86,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Can sign in to the admin site (facilitators, treasurers)."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+
+    display_name = models.CharField(
+        max_length=60, blank=True, help_text="How other members see you; your first name if empty."
+    )
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123")
+    time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
+    # Per kind of message and channel. SMS is opt-in: a text needs consent.
+    email_reminders = models.BooleanField(default=True)
+    email_updates = models.BooleanField(default=True)
+    email_broadcasts = models.BooleanField(default=True)
+    sms_reminders = models.BooleanField(default=False)
+    sms_updates = models.BooleanField(default=False)
+    sms_broadcasts = models.BooleanField(default=False)
+
     credentials_changed_at = models.DateTimeField(
         default=timezone.now,
         help_text="Changes with every credential change; signs sessions and reset links.",
@@ -100,7 +133,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
     def get_short_name(self) -> str:
-        return (self.full_name.split() or [self.email])[0]
+        return self.display_name or (self.full_name.split() or [self.email])[0]
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def wants(self, kind: str, channel: str) -> bool:
+        """Whether this member accepts messages of `kind` on `channel`."""
+        if kind not in MESSAGE_KINDS or channel not in CHANNELS:
+            raise ValueError(f"unknown message kind or channel: {kind}, {channel}")
+        if channel == "sms" and not self.phone:
+            return False
+        return getattr(self, f"{channel}_{kind}")
 
     # --- Credentials ------------------------------------------------------------
 
@@ -173,9 +218,27 @@ class User(AbstractBaseUser, PermissionsMixin):
             algorithm="sha256",
         ).hexdigest()
 
+    def credentials_fingerprint(self) -> str:
+        """A short HMAC of the credential stamp, carried in API tokens."""
+        return salted_hmac(
+            "accounts.User.credentials_fingerprint",
+            f"{self.pk}:{self.credentials_changed_at.isoformat()}",
+            algorithm="sha256",
+        ).hexdigest()[:32]
+
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
         self._stored_hash = _NOT_LOADED
+
+    def credentials_changed(self) -> None:
+        """Mark a credential change that is not a password (e.g. Google unlinked).
+
+        Signs out every session and voids reset links and API tokens.
+        """
+        self.credentials_changed_at = max(
+            timezone.now(), self.credentials_changed_at + timedelta(microseconds=1)
+        )
+        self.save(update_fields=["credentials_changed_at"])
 
 
 class Credential(models.Model):
@@ -190,3 +253,39 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return f"credential of user {self.user_id}"
+
+
+class GoogleIdentity(models.Model):
+    """A Google account linked to a user (OpenID `sub`), in the credentials database."""
+
+    user_id = models.BigIntegerField(unique=True)
+    sub = models.CharField(max_length=255, unique=True)
+    email = models.EmailField()
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "Google identities"
+
+    def __str__(self) -> str:
+        return f"Google identity of user {self.user_id}"
+
+
+class RevokedToken(models.Model):
+    """A refresh token that may not be used again: only its id, never the token."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    user_id = models.BigIntegerField(db_index=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.jti
+
+
+class Session(AbstractBaseSession):
+    """Django's session row plus the user it signs in, so sessions can be revoked."""
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        return import_string(f"{settings.SESSION_ENGINE}.SessionStore")

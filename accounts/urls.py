@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from accounts import views
 from accounts.forms import PasswordResetForm
 from accounts.tokens import password_reset_token
 
@@ -11,12 +12,20 @@ app_name = "accounts"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html", redirect_authenticated_user=True
-        ),
+        views.SignInView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.sign_up, name="sign_up"),
+    path("verify/resend/", views.resend_verification, name="resend_verification"),
+    path("verify/<str:token>/", views.verify_email, name="verify_email"),
+    path("settings/", views.account_settings, name="settings"),
+    path("settings/export/", views.export, name="export"),
+    path("settings/delete/", views.delete_account, name="delete"),
+    path("google/", views.google_sign_in, name="google_sign_in"),
+    path("google/link/", views.google_link, name="google_link"),
+    path("google/callback/", views.google_callback, name="google_callback"),
+    path("google/unlink/", views.google_unlink, name="google_unlink"),
     path(
         "password/change/",
         auth_views.PasswordChangeView.as_view(
@@ -38,8 +47,9 @@ urlpatterns = [
             form_class=PasswordResetForm,
             token_generator=password_reset_token,
             template_name="accounts/password_reset.html",
-            email_template_name="accounts/emails/password_reset_body.txt",
-            subject_template_name="accounts/emails/password_reset_subject.txt",
+            email_template_name="emails/password_reset_body.txt",
+            html_email_template_name="emails/password_reset_body.html",
+            subject_template_name="emails/password_reset_subject.txt",
             success_url=reverse_lazy("accounts:password_reset_done"),
         ),
         name="password_reset",

@@ -12,7 +12,9 @@ CREDS_DB = "creds"
 CREDENTIAL_MODELS = frozenset(
     {
         "accounts.credential",
-        "sessions.session",
+        "accounts.googleidentity",
+        "accounts.revokedtoken",
+        "accounts.session",
     }
 )
 

@@ -9,6 +9,7 @@ instead be given as a file through ``<NAME>_FILE`` (Docker / k8s secrets).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -67,7 +68,6 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,10 +152,10 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "mensc.cache"
     # Sessions are credentials: they rest in `creds`, with Redis in front.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "accounts.session_backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "accounts.session_backends.db"
 
 # --- Authentication -------------------------------------------------------------
 
@@ -177,6 +178,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+# purge_expired_credentials deletes sign-ups never verified after this many days.
+UNVERIFIED_ACCOUNT_DAYS = env.int("UNVERIFIED_ACCOUNT_DAYS", default=14)
 
 # --- Internationalisation ---------------------------------------------------------
 
@@ -208,11 +211,16 @@ STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = secret("STRIPE_WEBHOOK_SECRET")
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = secret("GOOGLE_CLIENT_SECRET")
+# Tests point this at a local fake OpenID provider.
+GOOGLE_DISCOVERY_URL = env.str(
+    "GOOGLE_DISCOVERY_URL", default="https://accounts.google.com/.well-known/openid-configuration"
+)
 
 # --- API --------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -225,6 +233,23 @@ REST_FRAMEWORK = {
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=30)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
 JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ALGORITHM": JWT_ALGORITHM,
+    # HS* sign with SECRET_KEY unless JWT_SIGNING_KEY is set; RS*/ES* need
+    # JWT_SIGNING_KEY (private, PEM) and JWT_VERIFYING_KEY (public, PEM).
+    "SIGNING_KEY": secret("JWT_SIGNING_KEY") or SECRET_KEY,
+    "VERIFYING_KEY": secret("JWT_VERIFYING_KEY") or None,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    # Rotation and revocation are ours (accounts.api): see the note there.
+    "ROTATE_REFRESH_TOKENS": False,
+    "BLACKLIST_AFTER_ROTATION": False,
+    "UPDATE_LAST_LOGIN": False,
+    "CHECK_REVOKE_TOKEN": False,
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Men's Circle API",

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import api as accounts_api
 from mensc import api, views
 
 api_patterns = [
@@ -12,9 +13,21 @@ api_patterns = [
     re_path(r"^health/?$", api.HealthView.as_view(), name="health"),
     re_path(r"^health/ready/?$", api.ReadyView.as_view(), name="ready"),
     re_path(r"^health/live/?$", api.LiveView.as_view(), name="live"),
+    path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
+    path("me/", accounts_api.MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.api_docs, name="docs"),
 ]
+
+# The design card lists refresh/, verify/ and logout/ beside token/; clients
+# written for simplejwt's layout expect them under token/. Both answer.
+for _prefix in ("auth/", "auth/token/"):
+    _name = _prefix.replace("/", "_")
+    api_patterns += [
+        path(f"{_prefix}refresh/", accounts_api.TokenRefreshView.as_view(), name=f"{_name}refresh"),
+        path(f"{_prefix}verify/", accounts_api.TokenVerifyView.as_view(), name=f"{_name}verify"),
+        path(f"{_prefix}logout/", accounts_api.LogoutView.as_view(), name=f"{_name}logout"),
+    ]
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -3,12 +3,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.models import Session
 from django.test import Client, override_settings
 
 import mensc.settings
 from accounts.forms import PasswordResetForm
-from accounts.models import Credential, User
+from accounts.models import Credential, Session, User
 from tests.conftest import PASSWORD, capture_all_queries, make_user, signed_in
 from tests.secrets_scan import find_in_database
 
@@ -26,7 +25,7 @@ def test_main_database_holds_no_password_hash_and_no_session_key() -> None:
     # The scan does find them where they belong, so it can fail.
     hits = find_in_database("creds", [password_hash, session_key])
     assert ("accounts_credential", "password_hash", password_hash) in hits
-    assert ("django_session", "session_key", session_key) in hits
+    assert ("accounts_session", "session_key", session_key) in hits
 
 
 def test_bcrypt_is_the_production_hasher_and_older_hashes_are_upgraded() -> None:

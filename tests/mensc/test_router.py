@@ -12,7 +12,12 @@ from tests.proc import child_env, manage
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
-CREDS_TABLES = {"accounts_credential", "django_session"}
+CREDS_TABLES = {
+    "accounts_credential",
+    "accounts_googleidentity",
+    "accounts_revokedtoken",
+    "accounts_session",
+}
 
 
 def tables(alias: str) -> set[str]:
@@ -42,7 +47,7 @@ def test_people_and_permissions_live_in_default() -> None:
 
 
 def test_router_sends_credential_models_to_creds_and_the_rest_to_default() -> None:
-    from django.contrib.sessions.models import Session
+    from accounts.models import Session
 
     router = CredentialsRouter()
     assert router.db_for_read(Credential) == router.db_for_write(Credential) == "creds"
@@ -58,10 +63,10 @@ def test_writes_land_where_they_belong(member: User) -> None:
     assert count("default", "accounts_user", "WHERE id = %s", (member.pk,)) == 1
     assert count("creds", "accounts_credential", "WHERE user_id = %s", (member.pk,)) == 1
 
-    before = count("creds", "django_session")
+    before = count("creds", "accounts_session")
     signed_in(member)
 
-    assert count("creds", "django_session") == before + 1
+    assert count("creds", "accounts_session") == before + 1
 
 
 def test_user_rows_and_credential_rows_are_linked_only_by_id() -> None:

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 
-DEMO_PASSWORD = "circle-demo-2026"  # noqa: S105  (published on purpose; DEBUG only)
+# Published on purpose: seed_demo runs only with DEBUG on.
+DEMO_PASSWORD = "circle-demo-2026"
 DEMO_ADMIN = "admin@example.com"
 
 

@@ -1,0 +1,162 @@
+"""JWT for external clients, with revocation kept in `creds`.
+
+simplejwt's token_blacklist app cannot be used: it has a foreign key to the
+user (so it cannot live in `creds`) and stores whole refresh tokens (so it
+cannot live in `default`). Instead we keep revoked token ids in
+`accounts.RevokedToken` and put a fingerprint of the user's credential stamp
+in every token, so a password change voids every token minted before it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
+from rest_framework_simplejwt.views import TokenObtainPairView
+
+from accounts import services, throttle
+from accounts.authentication import TOKEN_INVALID, token_for, token_user
+from accounts.models import User
+
+
+class Throttled(exceptions.Throttled):
+    default_detail = throttle.THROTTLED_MESSAGE
+
+
+def parse_refresh(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)
+    except TokenError as exc:
+        raise InvalidToken(TOKEN_INVALID) from exc
+
+
+def revoke(token: RefreshToken, user_id: int) -> bool:
+    expires = datetime.fromtimestamp(token["exp"], tz=UTC)
+    return services.refresh_token_revoke(
+        jti=token[api_settings.JTI_CLAIM], user_id=user_id, expires_at=expires
+    )
+
+
+class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
+    @classmethod
+    def get_token(cls, user: User) -> RefreshToken:
+        return token_for(user)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        email = attrs.get(self.username_field, "")
+        ip = throttle.client_ip(self.context.get("request"))
+        if throttle.is_throttled(email, ip):
+            raise Throttled()
+        try:
+            data = super().validate(attrs)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure(email, ip)
+            raise
+        throttle.reset(email, ip)
+        return data
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class VerifySerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenView(TokenObtainPairView):
+    """Email + password → an access and a refresh token."""
+
+    serializer_class = TokenObtainSerializer
+    throttle_classes: list = []
+
+
+class TokenRefreshView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        """Trade a refresh token for a new pair; the old refresh token is spent."""
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        old = parse_refresh(serializer.validated_data["refresh"])
+        user = token_user(old)
+        # Spending the token is the claim on it: of two racing refreshes, one wins.
+        if not revoke(old, user.pk):
+            raise InvalidToken(TOKEN_INVALID)
+        new = token_for(user)
+        return Response({"access": str(new.access_token), "refresh": str(new)})
+
+
+class TokenVerifyView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=VerifySerializer, responses={200: None})
+    def post(self, request: Request) -> Response:
+        """200 when the token (access or refresh) is valid now, 401 otherwise."""
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            token = UntypedToken(serializer.validated_data["token"])
+        except TokenError as exc:
+            raise InvalidToken(TOKEN_INVALID) from exc
+        token_user(token)
+        return Response({})
+
+
+class LogoutView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshSerializer, responses={200: None})
+    def post(self, request: Request) -> Response:
+        """Revoke a refresh token (its access tokens expire on their own)."""
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = parse_refresh(serializer.validated_data["refresh"])
+        revoke(token, token_user(token).pk)
+        return Response({})
+
+
+class MeSerializer(serializers.ModelSerializer):
+    email_verified = serializers.BooleanField(source="is_verified")
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "display_name",
+            "phone",
+            "time_zone",
+            "email_verified",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        """The signed-in member's profile."""
+        return Response(MeSerializer(request.user).data)

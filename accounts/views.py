@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import hmac
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import google, services
+from accounts.forms import DeleteAccountForm, SettingsForm, SignInForm, SignUpForm
+from accounts.models import GoogleIdentity
+
+GOOGLE_SESSION_KEY = "google_oidc"
+GOOGLE_OFF = "Google sign-in is not available on this site."
+GOOGLE_STATE_MISMATCH = "Google sign-in could not be completed. Please try again."
+GOOGLE_CANCELLED = "Google sign-in was cancelled."
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _safe_next(request: HttpRequest, target: str | None, default: str = "home") -> str:
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse(default)
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "google_enabled": google.is_enabled()}
+
+
+@require_http_methods(["GET", "POST"])
+def sign_up(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_sign_up(user=form.save(commit=False))
+        login(request, user, backend=MODEL_BACKEND)
+        messages.success(
+            request, f"Welcome! We sent a link to {user.email}: open it to verify your address."
+        )
+        return redirect("accounts:settings")
+    return render(request, "accounts/sign_up.html", {"form": form})
+
+
+@require_GET
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        _user, message = services.email_verify(token=token)
+    except services.AccountError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, message)
+    return redirect("accounts:settings" if request.user.is_authenticated else "accounts:login")
+
+
+@login_required
+@require_POST
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    if request.user.is_verified:
+        messages.info(request, services.VERIFY_ALREADY)
+    else:
+        services.verification_send(user=request.user)
+        messages.success(request, f"We sent a new link to {request.user.email}.")
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    form = SettingsForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your settings are saved.")
+        return redirect("accounts:settings")
+    context = {
+        "form": form,
+        "google_enabled": google.is_enabled(),
+        "google_identity": GoogleIdentity.objects.filter(user_id=request.user.pk).first(),
+        "has_password": request.user.has_usable_password(),
+    }
+    return render(request, "accounts/settings.html", context)
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    data = services.user_export(user=request.user)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    response["Content-Disposition"] = 'attachment; filename="mens-circle-my-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.user_delete(user=request.user)
+        logout(request)
+        messages.success(request, "Your account and your personal data are deleted. Farewell.")
+        return redirect("home")
+    return render(request, "accounts/delete.html", {"form": form})
+
+
+# --- Google sign-in --------------------------------------------------------------------
+
+
+def _google_redirect_uri() -> str:
+    return settings.SITE_URL + reverse("accounts:google_callback")
+
+
+def _google_start(request: HttpRequest, intent: str) -> HttpResponse:
+    if not google.is_enabled():
+        messages.error(request, GOOGLE_OFF)
+        return redirect("accounts:login")
+    try:
+        auth = google.authorization_request(_google_redirect_uri())
+    except google.GoogleError as error:
+        messages.error(request, error.message)
+        return redirect("accounts:login")
+    request.session[GOOGLE_SESSION_KEY] = {
+        "state": auth.state,
+        "nonce": auth.nonce,
+        "verifier": auth.code_verifier,
+        "intent": intent,
+        "next": _safe_next(request, request.GET.get("next")),
+    }
+    return redirect(auth.url)
+
+
+@require_GET
+def google_sign_in(request: HttpRequest) -> HttpResponse:
+    return _google_start(request, "sign_in")
+
+
+@login_required
+@require_POST
+def google_link(request: HttpRequest) -> HttpResponse:
+    return _google_start(request, "link")
+
+
+@require_GET
+def google_callback(request: HttpRequest) -> HttpResponse:
+    pending = request.session.pop(GOOGLE_SESSION_KEY, None)
+    state = request.GET.get("state", "")
+    if not pending or not hmac.compare_digest(pending["state"], state):
+        messages.error(request, GOOGLE_STATE_MISMATCH)
+        return redirect("accounts:login")
+    if "code" not in request.GET:
+        messages.info(request, GOOGLE_CANCELLED)
+        return redirect("accounts:login")
+    try:
+        claims = google.exchange_code(
+            code=request.GET["code"],
+            redirect_uri=_google_redirect_uri(),
+            code_verifier=pending["verifier"],
+            nonce=pending["nonce"],
+        )
+        if pending["intent"] == "link" and request.user.is_authenticated:
+            services.google_link(user=request.user, sub=claims.sub, email=claims.email)
+            messages.success(request, "Google is linked: you can now sign in with it.")
+            return redirect("accounts:settings")
+        user = services.google_sign_in(sub=claims.sub, email=claims.email, name=claims.name)
+    except (google.GoogleError, services.AccountError) as error:
+        messages.error(request, error.message)
+        return redirect("accounts:settings" if request.user.is_authenticated else "accounts:login")
+    login(request, user, backend=MODEL_BACKEND)
+    return redirect(pending["next"])
+
+
+@login_required
+@require_POST
+def google_unlink(request: HttpRequest) -> HttpResponse:
+    try:
+        services.google_unlink(user=request.user)
+    except services.AccountError as error:
+        messages.error(request, error.message)
+        return redirect("accounts:settings")
+    # Unlinking ends every other session, like a password change; keep this one.
+    update_session_auth_hash(request, request.user)
+    messages.success(request, "Google is unlinked: sign in with your password from now on.")
+    return redirect("accounts:settings")
