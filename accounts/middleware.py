@@ -18,14 +18,15 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        with timezone.override(self._zone(request)):
+            return self.get_response(request)
+
+    @staticmethod
+    def _zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
         user = getattr(request, "user", None)
-        if request.path.startswith("/api/"):
-            timezone.deactivate()
-        elif user is not None and user.is_authenticated:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
-        else:
-            timezone.deactivate()
-        return self.get_response(request)
+        if request.path.startswith("/api/") or user is None or not user.is_authenticated:
+            return None  # the site's default (UTC)
+        try:
+            return zoneinfo.ZoneInfo(user.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None

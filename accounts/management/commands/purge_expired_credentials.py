@@ -15,7 +15,7 @@ from accounts.models import RevokedToken, Session, User
 class Command(BaseCommand):
     help = (
         "Delete expired revoked-token rows and expired sessions, and sign-ups never "
-        "verified within UNVERIFIED_ACCOUNT_DAYS (default 14) that never signed in since."
+        "verified within UNVERIFIED_ACCOUNT_DAYS (default 14)."
     )
 
     def add_arguments(self, parser: Any) -> None:

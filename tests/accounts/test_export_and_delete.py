@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.test import Client
+
+from accounts.forms import WRONG_CONFIRMATION, WRONG_PASSWORD
+from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
+from tests.conftest import PASSWORD, make_user, signed_in
+from tests.secrets_scan import find_in_database
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+PHONE = "+14155550123"
+
+
+@pytest.fixture
+def rich_member(member: User) -> User:
+    """A member with data in every place we keep some."""
+    member.phone = PHONE
+    member.display_name = "Bobby"
+    member.save()
+    GoogleIdentity.objects.create(user_id=member.pk, sub="google-sub-42", email="bob@gmail.com")
+    RevokedToken.objects.create(jti="jti-1", user_id=member.pk, expires_at="2030-01-01T00:00Z")
+    return member
+
+
+def export(client: Client) -> dict:
+    response = client.get("/accounts/settings/export/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    return json.loads(response.content)
+
+
+def test_export_holds_my_data_from_both_databases(rich_member: User) -> None:
+    data = export(signed_in(rich_member))
+
+    assert data["profile"]["email"] == rich_member.email
+    assert data["profile"]["phone"] == PHONE
+    assert data["profile"]["display_name"] == "Bobby"
+    assert data["credentials"]["password_set"] is True
+    assert data["credentials"]["google"]["email"] == "bob@gmail.com"
+    assert len(data["credentials"]["active_sessions"]) == 1
+    assert data["credentials"]["revoked_api_tokens"] == 1
+
+
+def test_export_holds_no_secret(rich_member: User) -> None:
+    client = signed_in(rich_member)
+    text = client.get("/accounts/settings/export/").content.decode()
+
+    password_hash = Credential.objects.get(user_id=rich_member.pk).password_hash
+    assert password_hash not in text
+    assert password_hash.split("$")[-1] not in text
+    assert client.session.session_key not in text
+    assert "jti-1" not in text
+    assert "md5$" not in text
+
+
+def test_export_holds_nobody_elses_data(rich_member: User, outsider: User) -> None:
+    text = signed_in(rich_member).get("/accounts/settings/export/").content.decode()
+
+    assert outsider.email not in text
+    assert outsider.full_name not in text
+
+
+def test_export_needs_sign_in(client: Client) -> None:
+    response = client.get("/accounts/settings/export/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_deletion_removes_every_trace_from_both_databases(
+    rich_member: User, superuser: User
+) -> None:
+    other_device = signed_in(rich_member)
+    # An admin edit leaves the member's email in the admin log.
+    admin = signed_in(superuser)
+    admin.post(
+        f"/admin/accounts/user/{rich_member.pk}/change/",
+        {"email": rich_member.email, "full_name": rich_member.full_name, "is_active": "on"},
+    )
+    assert LogEntry.objects.filter(object_repr=rich_member.email).exists()
+    client = signed_in(rich_member)
+
+    response = client.post("/accounts/settings/delete/", {"password": PASSWORD}, follow=True)
+
+    assert "Your account and your personal data are deleted" in response.content.decode()
+    assert not User.objects.filter(pk=rich_member.pk).exists()
+    pii = [rich_member.email, rich_member.full_name, PHONE, "Bobby", "bob@gmail.com"]
+    assert find_in_database("default", pii) == []
+    assert find_in_database("creds", pii) == []
+    assert not Session.objects.filter(user_id=rich_member.pk).exists()
+    assert not RevokedToken.objects.filter(user_id=rich_member.pk).exists()
+    assert other_device.get("/accounts/settings/").status_code == 302
+    assert client.get("/accounts/settings/").status_code == 302
+    # Others are untouched.
+    assert User.objects.filter(pk=superuser.pk).exists()
+    assert Credential.objects.filter(user_id=superuser.pk).exists()
+
+
+def test_deletion_revokes_the_cached_copy_of_each_session(rich_member: User) -> None:
+    other_device = signed_in(rich_member)
+    other_device.get("/accounts/settings/")  # now also cached in Redis
+
+    signed_in(rich_member).post("/accounts/settings/delete/", {"password": PASSWORD})
+
+    response = other_device.get("/accounts/settings/")
+    assert response.status_code == 302
+    assert not response.wsgi_request.session.get("_auth_user_id")
+
+
+@pytest.mark.parametrize("password", ["", "wrong-password"])
+def test_deletion_with_a_wrong_password_changes_nothing(member: User, password: str) -> None:
+    client = signed_in(member)
+
+    response = client.post("/accounts/settings/delete/", {"password": password})
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors["password"])
+    assert WRONG_PASSWORD in errors or "required" in errors
+    assert User.objects.filter(pk=member.pk).exists()
+    assert client.get("/accounts/settings/").status_code == 200
+
+
+def test_a_member_without_a_password_confirms_with_his_email() -> None:
+    google_only = make_user("gus@example.com", password=None)
+    client = Client()
+    client.force_login(google_only)
+
+    wrong = client.post("/accounts/settings/delete/", {"confirm_email": "someone@example.com"})
+    assert WRONG_CONFIRMATION in " ".join(wrong.context["form"].errors["confirm_email"])
+    assert User.objects.filter(pk=google_only.pk).exists()
+
+    client.post("/accounts/settings/delete/", {"confirm_email": "GUS@example.com"})
+    assert not User.objects.filter(pk=google_only.pk).exists()
+
+
+def test_delete_page_needs_sign_in(client: Client) -> None:
+    for method in (client.get, client.post):
+        response = method("/accounts/settings/delete/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("persona", ["member", "staff", "superuser"])
+def test_a_signed_in_person_can_only_delete_himself(request, persona: str, outsider) -> None:
+    user: User = request.getfixturevalue(persona)
+
+    signed_in(user).post("/accounts/settings/delete/", {"password": PASSWORD})
+
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert User.objects.filter(pk=outsider.pk).exists()

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail, signing
+from django.test import Client
+
+from accounts import services
+from accounts.models import Credential, User
+from tests.conftest import PASSWORD, make_user, signed_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+FORM = {
+    "email": "Sam@Example.com",
+    "full_name": "Sam Newman",
+    "password1": PASSWORD,
+    "password2": PASSWORD,
+}
+
+
+def verify_link() -> str:
+    return re.search(r"https?://[^/]+(/accounts/verify/\S+/)", mail.outbox[-1].body)[1]
+
+
+def test_sign_up_creates_a_signed_in_unverified_member_and_mails_a_link(client: Client) -> None:
+    response = client.post("/accounts/signup/", FORM)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/settings/"
+    user = User.objects.get()
+    assert user.email == "Sam@example.com"
+    assert user.full_name == "Sam Newman"
+    assert not user.is_verified
+    assert Credential.objects.filter(user_id=user.pk).exists()
+    assert client.get("/accounts/settings/").status_code == 200
+    assert mail.outbox[-1].to == ["Sam@example.com"]
+    assert "Verify your email" in mail.outbox[-1].subject
+    assert mail.outbox[-1].alternatives  # an HTML part too
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"email": "bob@EXAMPLE.com"}, "email", "already exists"),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address"),
+        ({"password1": "12345678", "password2": "12345678"}, "password2", "too common"),
+        ({"password1": "short", "password2": "short"}, "password2", "too short"),
+        ({"password2": "Something-else-99"}, "password2", "match"),
+        ({"full_name": ""}, "full_name", "required"),
+        ({"email": ""}, "email", "required"),
+    ],
+)
+def test_bad_sign_up_shows_the_error_and_creates_nothing(
+    client: Client, member: User, change: dict, field: str, message: str
+) -> None:
+    response = client.post("/accounts/signup/", {**FORM, **change})
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert User.objects.count() == 1
+    assert Credential.objects.count() == 1
+    assert mail.outbox == []
+
+
+def test_empty_sign_up_post_is_a_form_error_not_a_500(client: Client) -> None:
+    response = client.post("/accounts/signup/", {})
+
+    assert response.status_code == 200
+    assert not User.objects.exists()
+
+
+def test_signed_in_member_is_sent_away_from_sign_up(member: User) -> None:
+    assert signed_in(member).get("/accounts/signup/").status_code == 302
+
+
+def test_sign_up_page_opens_for_anonymous(client: Client) -> None:
+    response = client.get("/accounts/signup/")
+
+    assert response.status_code == 200
+    assert b'autocomplete="email"' in response.content
+    assert b'autocomplete="new-password"' in response.content
+
+
+def test_verification_link_verifies_once(client: Client) -> None:
+    client.post("/accounts/signup/", FORM)
+    link = verify_link()
+
+    first = client.get(link, follow=True)
+    second = client.get(link, follow=True)
+
+    assert User.objects.get().is_verified
+    assert services.VERIFY_DONE in first.content.decode()
+    assert services.VERIFY_ALREADY in second.content.decode()
+
+
+def test_verification_works_without_being_signed_in(client: Client) -> None:
+    client.post("/accounts/signup/", FORM)
+    link = verify_link()
+
+    response = Client().get(link, follow=True)
+
+    assert User.objects.get().is_verified
+    assert services.VERIFY_DONE in response.content.decode()
+
+
+class SignedFourDaysAgo(signing.TimestampSigner):
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(time.time() - timedelta(days=4).total_seconds()))
+
+
+def test_an_expired_verification_link_is_refused(client: Client) -> None:
+    user = make_user("old@example.com")
+    expired = SignedFourDaysAgo(salt=services.VERIFY_SALT).sign_object(
+        {"u": user.pk, "e": user.email}
+    )
+
+    response = client.get(f"/accounts/verify/{expired}/", follow=True)
+
+    assert services.VERIFY_EXPIRED in response.content.decode()
+    user.refresh_from_db()
+    assert not user.is_verified
+
+
+@pytest.mark.parametrize("token", ["garbage", "a" * 300, "eyJ1IjoxfQ:1abc:def"])
+def test_a_forged_verification_link_is_refused(client: Client, member: User, token: str) -> None:
+    response = client.get(f"/accounts/verify/{token}/", follow=True)
+
+    assert response.status_code == 200
+    assert services.VERIFY_INVALID in response.content.decode()
+    member.refresh_from_db()
+    assert not member.is_verified
+
+
+def test_a_link_for_an_old_email_address_is_refused(member: User) -> None:
+    token = services.verification_token(member)
+    member.email = "robert@example.com"
+    member.save()
+
+    response = Client().get(f"/accounts/verify/{token}/", follow=True)
+
+    assert services.VERIFY_INVALID in response.content.decode()
+
+
+def test_an_unverified_member_can_ask_for_a_new_link(member: User) -> None:
+    client = signed_in(member)
+
+    response = client.post("/accounts/verify/resend/", follow=True)
+
+    assert "We sent a new link" in response.content.decode()
+    assert mail.outbox[-1].to == [member.email]
+    Client().get(verify_link())
+    member.refresh_from_db()
+    assert member.is_verified
+
+
+def test_a_verified_member_gets_no_new_link(member: User) -> None:
+    Client().get(f"/accounts/verify/{services.verification_token(member)}/")
+    mail.outbox.clear()
+
+    response = signed_in(member).post("/accounts/verify/resend/", follow=True)
+
+    assert services.VERIFY_ALREADY in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_resend_needs_sign_in_and_a_post(client: Client, member: User) -> None:
+    assert client.post("/accounts/verify/resend/")["Location"].startswith("/accounts/login/")
+    assert signed_in(member).get("/accounts/verify/resend/").status_code == 405
