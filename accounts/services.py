@@ -30,6 +30,7 @@ GOOGLE_EMAIL_TAKEN = (
 )
 GOOGLE_ALREADY_LINKED = "This Google account is already linked to another account."
 GOOGLE_UNLINK_NEEDS_PASSWORD = "Set a password before unlinking Google, or you could not sign in."
+GOOGLE_NOT_LINKED = "No Google account is linked."
 
 
 class AccountError(Exception):
@@ -120,11 +121,18 @@ def google_sign_in(*, sub: str, email: str, name: str) -> User:
         return user
     if User.objects.filter(email__iexact=email).exists():
         raise AccountError(GOOGLE_EMAIL_TAKEN)
-    with transaction.atomic(), transaction.atomic(using=CREDS_DB):
-        user = User.objects.create_user(
-            email, None, full_name=name, email_verified_at=timezone.now()
-        )
-        GoogleIdentity.objects.create(user_id=user.pk, sub=sub, email=email)
+    try:
+        with transaction.atomic(), transaction.atomic(using=CREDS_DB):
+            user = User.objects.create_user(
+                email, None, full_name=name, email_verified_at=timezone.now()
+            )
+            GoogleIdentity.objects.create(user_id=user.pk, sub=sub, email=email)
+    except IntegrityError:
+        # A second tab finished the same first sign-in a moment earlier.
+        identity = GoogleIdentity.objects.filter(sub=sub).first()
+        if identity is None:
+            raise AccountError(GOOGLE_EMAIL_TAKEN) from None
+        return User.objects.get(pk=identity.user_id)
     return user
 
 
@@ -142,7 +150,9 @@ def google_unlink(*, user: User) -> None:
     """Unlink Google; only for a member who can still sign in with a password."""
     if not user.has_usable_password():
         raise AccountError(GOOGLE_UNLINK_NEEDS_PASSWORD)
-    GoogleIdentity.objects.filter(user_id=user.pk).delete()
+    deleted, _ = GoogleIdentity.objects.filter(user_id=user.pk).delete()
+    if not deleted:
+        raise AccountError(GOOGLE_NOT_LINKED)
     user.credentials_changed()
 
 

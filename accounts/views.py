@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 import json
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -160,13 +160,14 @@ def google_link(request: HttpRequest) -> HttpResponse:
 @require_GET
 def google_callback(request: HttpRequest) -> HttpResponse:
     pending = request.session.pop(GOOGLE_SESSION_KEY, None)
-    state = request.GET.get("state", "")
-    if not pending or not hmac.compare_digest(pending["state"], state):
+    back = "accounts:settings" if request.user.is_authenticated else "accounts:login"
+    # constant_time_compare, not hmac.compare_digest: the latter raises on non-ASCII.
+    if not pending or not constant_time_compare(pending["state"], request.GET.get("state", "")):
         messages.error(request, GOOGLE_STATE_MISMATCH)
-        return redirect("accounts:login")
+        return redirect(back)
     if "code" not in request.GET:
         messages.info(request, GOOGLE_CANCELLED)
-        return redirect("accounts:login")
+        return redirect(back)
     try:
         claims = google.exchange_code(
             code=request.GET["code"],
@@ -181,7 +182,7 @@ def google_callback(request: HttpRequest) -> HttpResponse:
         user = services.google_sign_in(sub=claims.sub, email=claims.email, name=claims.name)
     except (google.GoogleError, services.AccountError) as error:
         messages.error(request, error.message)
-        return redirect("accounts:settings" if request.user.is_authenticated else "accounts:login")
+        return redirect(back)
     login(request, user, backend=MODEL_BACKEND)
     return redirect(pending["next"])
 
