@@ -53,17 +53,13 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
         return token_for(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        email = attrs.get(self.username_field, "")
-        ip = throttle.client_ip(self.context.get("request"))
-        if throttle.is_throttled(email, ip):
-            raise Throttled()
-        try:
-            data = super().validate(attrs)
-        except exceptions.AuthenticationFailed:
-            throttle.record_failure(email, ip)
-            raise
-        throttle.reset(email, ip)
-        return data
+        with throttle.sign_in_attempt(
+            attrs.get(self.username_field, ""),
+            throttle.client_ip(self.context.get("request")),
+            failure=exceptions.AuthenticationFailed,
+            refusal=Throttled(),
+        ):
+            return super().validate(attrs)
 
 
 class TokenPairSerializer(serializers.Serializer):

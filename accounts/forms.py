@@ -66,17 +66,13 @@ class SignInForm(auth_forms.AuthenticationForm):
     """Django's sign-in form, refusing an account+IP after 5 failures in 15 minutes."""
 
     def clean(self) -> dict:
-        email = self.cleaned_data.get("username") or ""
-        ip = throttle.client_ip(self.request)
-        if throttle.is_throttled(email, ip):
-            raise forms.ValidationError(throttle.THROTTLED_MESSAGE, code="throttled")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            throttle.record_failure(email, ip)
-            raise
-        throttle.reset(email, ip)
-        return cleaned
+        with throttle.sign_in_attempt(
+            self.cleaned_data.get("username") or "",
+            throttle.client_ip(self.request),
+            failure=forms.ValidationError,
+            refusal=forms.ValidationError(throttle.THROTTLED_MESSAGE, code="throttled"),
+        ):
+            return super().clean()
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

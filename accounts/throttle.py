@@ -7,6 +7,8 @@ default). If the cache is down, sign-in is not throttled rather than refused.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -46,3 +48,18 @@ def record_failure(email: str, ip: str) -> None:
 
 def reset(email: str, ip: str) -> None:
     cache.delete(_key(email, ip))
+
+
+@contextmanager
+def sign_in_attempt(
+    email: str, ip: str, *, failure: type[Exception], refusal: Exception
+) -> Iterator[None]:
+    """Guard one sign-in: refuse when throttled, count a `failure`, reset on success."""
+    if is_throttled(email, ip):
+        raise refusal
+    try:
+        yield
+    except failure:
+        record_failure(email, ip)
+        raise
+    reset(email, ip)
