@@ -113,7 +113,8 @@ def test(argv: list[str]) -> None:
     say("ruff format --check")
     run([str(PYTHON), "-m", "ruff", "format", "--check", "."])
     say("pytest")
-    run([str(PYTHON), "-m", "pytest", *argv], env=env)
+    # Two workers: the machine (and CI) has two cores.
+    run([str(PYTHON), "-m", "pytest", "-n", "2", *argv], env=env)
 
 
 COMMANDS = {"run": serve, "test": test}

@@ -14,10 +14,17 @@ from accounts.models import User
 PASSWORD = "Quiet-river-stone-47"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _forget_cache_keys_at_the_end() -> Iterator[None]:
+    yield
+    cache.delete_pattern("*")
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    # Real Redis (its own database number) is shared by every test: start clean.
-    cache.clear()
+    # Real Redis is shared by every test (and by parallel runs): start clean,
+    # deleting only this run's keys (its own prefix) rather than flushing.
+    cache.delete_pattern("*")
     yield
 
 

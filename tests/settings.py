@@ -8,7 +8,10 @@ for _name, _value in SERVICE_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 os.environ.setdefault("SECRET_KEY", "test-" + "k3y-for-the-test-suite-only-" * 3)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
-os.environ.setdefault("CACHE_KEY_PREFIX", "mensc-test")
+# Each pytest-xdist worker (and a plain run) keeps its own cache keys.
+os.environ.setdefault(
+    "CACHE_KEY_PREFIX", "mensc-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+)
 
 from mensc.settings import *  # noqa: E402,F403
 
@@ -18,3 +21,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
 ]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Each test process (a pytest-xdist worker or a plain run) keeps its own cache
+# keys. Set here, not in the environment, which workers inherit from the
+# controller; the worker id is not known yet when settings load, the pid is.
+CACHES["default"]["KEY_PREFIX"] = f"mensc-test-{os.getpid()}"  # noqa: F405
