@@ -15,6 +15,8 @@ CREDENTIAL_MODELS = frozenset(
         "accounts.googleidentity",
         "accounts.revokedtoken",
         "accounts.session",
+        "circles.calendarfeed",
+        "circles.facilitatornote",
     }
 )
 
@@ -37,7 +39,8 @@ class CredentialsRouter:
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
         # No foreign key crosses databases.
-        return self._db_for(type(obj1)) == self._db_for(type(obj2))
+        # obj._meta, not type(obj): request.user is a lazy wrapper around a User.
+        return self._db_for(obj1) == self._db_for(obj2)
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any

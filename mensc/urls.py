@@ -15,6 +15,7 @@ api_patterns = [
     re_path(r"^health/live/?$", api.LiveView.as_view(), name="live"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
     path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("", include("circles.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.api_docs, name="docs"),
 ]
@@ -33,6 +34,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("api/v1/", include((api_patterns, "api"))),
     path("accounts/", include("accounts.urls")),
+    path("", include("circles.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -17,6 +17,8 @@ CREDS_TABLES = {
     "accounts_googleidentity",
     "accounts_revokedtoken",
     "accounts_session",
+    "circles_calendarfeed",
+    "circles_facilitatornote",
 }
 
 

@@ -1,0 +1,320 @@
+"""Circles and meetings for external clients: read the directory, read my meetings, RSVP.
+
+Privacy is by construction: `PublicCircleSerializer` has no private field at
+all, and only a circle's active members get `CircleSerializer`, which adds the
+address, the video link and the roster. Anyone else sees a man by his public
+name only (first name and last initial).
+
+Access:
+- circles (list and detail): anyone, signed in or not. The list holds listed,
+  not closed circles; an unlisted circle is a 404 to all but its active members.
+  Staff and superusers get nothing more here than any outsider: they have admin.
+- meetings and RSVP: signed-in members (JWT or session), for the meetings of
+  their own active circles only; any other meeting is a 404, whether it exists
+  or not.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from circles import selectors, services
+from circles.models import RSVP, Circle, Meeting, Membership
+
+KINDS = ["online", "in_person"]
+SEND_AN_ANSWER = 'Send a JSON object: {"response": "yes"} or {"response": "no"}.'
+
+
+# --- Fields -----------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PublicNameField(serializers.Field):
+    """A man as non-members may see him: first name and last initial, nothing else."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, user: Any) -> str:
+        return selectors.public_name(user)
+
+
+def utc_datetime(**kwargs: Any) -> serializers.DateTimeField:
+    # The API speaks UTC whatever the site's (or the member's) time zone.
+    return serializers.DateTimeField(default_timezone=UTC, read_only=True, **kwargs)
+
+
+# --- Circles ----------------------------------------------------------------------------
+
+
+class CircleFilterSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(
+        min_value=0, max_value=6, required=False, help_text="0 = Monday … 6 = Sunday."
+    )
+    kind = serializers.ChoiceField(
+        KINDS, required=False, help_text="Hybrid circles match both kinds."
+    )
+    open_seats = serializers.BooleanField(
+        required=False, help_text="true: only circles with a free seat."
+    )
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    start_time = serializers.TimeField(
+        format="%H:%M", read_only=True, help_text="Local time in `time_zone`."
+    )
+    time_zone = serializers.CharField(read_only=True, help_text="IANA name, e.g. Europe/Paris.")
+    text = serializers.CharField(source="schedule_text", read_only=True)
+
+    class Meta:
+        model = Circle
+        fields = [
+            "weekday",
+            "start_time",
+            "time_zone",
+            "frequency",
+            "week_of_month",
+            "duration_minutes",
+            "text",
+        ]
+        read_only_fields = fields
+
+
+class FacilitatorSerializer(serializers.ModelSerializer):
+    name = PublicNameField(source="user")
+
+    class Meta:
+        model = Membership
+        fields = ["name", "role"]
+        read_only_fields = fields
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    """One man on a circle's roster, for his fellow members: what he chose to share."""
+
+    name = PublicNameField(source="user")
+    email = serializers.SerializerMethodField(help_text="Only if he shares it with his circle.")
+    phone = serializers.SerializerMethodField(help_text="Only if he shares it with his circle.")
+
+    class Meta:
+        model = Membership
+        fields = ["name", "role", "email", "phone"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_email(self, membership: Membership) -> str | None:
+        return membership.user.email if membership.share_email else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_phone(self, membership: Membership) -> str | None:
+        return (membership.user.phone or None) if membership.share_phone else None
+
+
+class PublicCircleSerializer(serializers.ModelSerializer):
+    """What anyone may know of a circle: the directory's information."""
+
+    schedule = ScheduleSerializer(source="*", read_only=True)
+    seats_taken = serializers.IntegerField(read_only=True)
+    facilitators = FacilitatorSerializer(
+        source="facilitator_memberships", many=True, read_only=True
+    )
+
+    class Meta:
+        model = Circle
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "schedule",
+            "location_kind",
+            "public_area",
+            "capacity",
+            "seats_taken",
+            "status",
+            "facilitators",
+        ]
+        read_only_fields = fields
+
+
+class CircleSerializer(PublicCircleSerializer):
+    """A circle as its active members see it; the last three fields are theirs only."""
+
+    private_address = serializers.CharField(
+        required=False, help_text="Active members of the circle only."
+    )
+    video_link = serializers.CharField(
+        required=False, help_text="Active members of the circle only."
+    )
+    members = MemberSerializer(
+        source="roster_memberships",
+        many=True,
+        required=False,
+        help_text="Active members of the circle only.",
+    )
+
+    class Meta(PublicCircleSerializer.Meta):
+        fields = [*PublicCircleSerializer.Meta.fields, "private_address", "video_link", "members"]
+        read_only_fields = PublicCircleSerializer.Meta.fields
+
+
+def circle_data(circles: list[Circle], mine: set[int]) -> list[dict[str, Any]]:
+    """Each circle for this viewer: in full only for the circles he is an active member of."""
+    selectors.api_attach_rosters([c for c in circles if c.pk in mine])
+    return [
+        (CircleSerializer if circle.pk in mine else PublicCircleSerializer)(circle).data
+        for circle in circles
+    ]
+
+
+BAD_FILTER = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="A bad filter value: the parameter name → its messages."
+)
+NOT_FOUND = OpenApiResponse(
+    OpenApiTypes.OBJECT, description='`{"detail": "Not found."}`: no such thing for you.'
+)
+
+
+class CircleListView(generics.GenericAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = CircleSerializer
+
+    @extend_schema(
+        parameters=[CircleFilterSerializer],
+        responses={200: CircleSerializer(many=True), 400: BAD_FILTER},
+    )
+    def get(self, request: Request) -> Response:
+        """Listed circles that are not closed; private fields only on your own circles."""
+        filters = CircleFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        circles = selectors.directory(
+            weekday=filters.validated_data.get("weekday"),
+            kind=filters.validated_data.get("kind"),
+            open_seats=filters.validated_data.get("open_seats", False),
+        ).order_by("name", "pk")
+        page = self.paginate_queryset(circles)
+        mine = selectors.api_active_circle_ids(request.user)
+        return self.get_paginated_response(circle_data(page, mine))
+
+
+class CircleDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: CircleSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, slug: str) -> Response:
+        """One circle; an unlisted one only for its active members (404 for anyone else)."""
+        circle = selectors.circle_detail(slug)
+        mine = selectors.api_active_circle_ids(request.user)
+        if circle is None or not (circle.is_listed or circle.pk in mine):
+            raise exceptions.NotFound()
+        return Response(circle_data([circle], mine)[0])
+
+
+# --- Meetings ---------------------------------------------------------------------------
+
+
+class MeetingCircleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Circle
+        fields = ["slug", "name"]
+        read_only_fields = fields
+
+
+class MeetingSerializer(serializers.ModelSerializer):
+    circle = MeetingCircleSerializer(read_only=True)
+    starts_at = utc_datetime()
+    ends_at = utc_datetime()
+    leader = PublicNameField(allow_null=True)
+    my_rsvp = serializers.CharField(
+        read_only=True, allow_null=True, help_text='Your answer: "yes", "no", or null.'
+    )
+
+    class Meta:
+        model = Meeting
+        fields = ["id", "circle", "starts_at", "ends_at", "status", "note", "leader", "my_rsvp"]
+        read_only_fields = fields
+
+
+class MeetingListView(generics.ListAPIView):
+    """Your circles' meetings that are not over yet, soonest first (cancelled ones too)."""
+
+    serializer_class = MeetingSerializer
+
+    def get_queryset(self) -> QuerySet[Meeting]:
+        return selectors.api_my_meetings(self.request.user)
+
+
+class RSVPRequestSerializer(serializers.Serializer):
+    response = serializers.ChoiceField(RSVP.Response.choices)
+
+
+class RSVPSerializer(serializers.ModelSerializer):
+    responded_at = utc_datetime()
+
+    class Meta:
+        model = RSVP
+        fields = ["meeting", "response", "channel", "responded_at"]
+        read_only_fields = fields
+
+
+class RSVPView(APIView):
+    @extend_schema(
+        request=RSVPRequestSerializer,
+        responses={
+            200: RSVPSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='`{"response": [...]}` for a bad body; `{"detail": "..."}` when '
+                "the meeting is closed or the circle's agreements need accepting first.",
+            ),
+            403: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='`{"detail": "..."}`: your membership ended meanwhile.',
+            ),
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Answer yes or no for a meeting of one of your circles; a second answer replaces it."""
+        meeting = selectors.api_my_meeting(request.user, pk)
+        if meeting is None:
+            raise exceptions.NotFound()
+        answer = RSVPRequestSerializer(data=_answer_body(request))
+        answer.is_valid(raise_exception=True)
+        try:
+            rsvp = services.rsvp_set(
+                meeting=meeting,
+                user=request.user,
+                response=answer.validated_data["response"],
+                channel=RSVP.Channel.API,
+            )
+        except services.CircleError as error:
+            # Our lookup already kept him to his active circles: he can only lose
+            # his seat in between, and then he knows that circle anyway.
+            if error.message == services.NOT_A_MEMBER:
+                raise exceptions.PermissionDenied(error.message) from error
+            return Response({"detail": error.message}, status=400)
+        return Response(RSVPSerializer(rsvp).data)
+
+
+def _answer_body(request: Request) -> dict[str, Any]:
+    """The request body as a dict; anything else is an error naming `response`."""
+    try:
+        body = request.data
+    except exceptions.ParseError as error:
+        raise exceptions.ValidationError(
+            {"response": [f"{error.detail} {SEND_AN_ANSWER}"]}
+        ) from error
+    if not isinstance(body, dict):
+        raise exceptions.ValidationError({"response": [SEND_AN_ANSWER]})
+    return body

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django import forms
+
+from circles.models import WEEKDAYS, Membership
+
+KINDS = [("", "Any"), ("in_person", "In person"), ("online", "Online")]
+
+
+class DirectoryFilterForm(forms.Form):
+    weekday = forms.TypedChoiceField(
+        choices=[("", "Any day"), *WEEKDAYS], coerce=int, empty_value=None, required=False
+    )
+    kind = forms.ChoiceField(choices=KINDS, required=False, label="Meets")
+    open_seats = forms.BooleanField(required=False, label="Has open seats")
+
+
+class JoinForm(forms.Form):
+    accept = forms.BooleanField(
+        label="I have read these agreements and will keep them.",
+        error_messages={"required": "Please accept the agreements to ask to join."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class AgreementForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class OfferForm(forms.Form):
+    answer = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
+
+
+class RSVPForm(forms.Form):
+    response = forms.ChoiceField(choices=[("yes", "Yes"), ("no", "No")])
+
+
+class SharingForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("share_email", "share_phone")
+        labels = {
+            "share_email": "Show my email address to my circle",
+            "share_phone": "Show my mobile number to my circle",
+        }

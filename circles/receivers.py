@@ -1,0 +1,18 @@
+"""Circles' rows in `creds` go with the member (no cascade crosses databases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from circles.models import CalendarFeed, FacilitatorNote
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="circles.delete_creds_rows")
+def delete_creds_rows(sender: type, instance: Any, **kwargs: Any) -> None:
+    CalendarFeed.objects.filter(user_id=instance.pk).delete()
+    FacilitatorNote.objects.filter(Q(author_id=instance.pk) | Q(member_id=instance.pk)).delete()

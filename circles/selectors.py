@@ -1,0 +1,238 @@
+"""Reads for pages and the API, each a fixed number of queries whatever the data size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.utils import timezone
+
+from accounts.models import User
+from circles.models import RSVP, CalendarFeed, Circle, Meeting, Membership
+
+SEAT_HOLDING = Q(memberships__status__in=[Membership.Status.ACTIVE, Membership.Status.REQUESTED])
+
+
+def public_name(user: User) -> str:
+    """First name and last initial: all that non-members ever see of a man."""
+    parts = (user.full_name or "").split()
+    first = user.display_name or (parts[0] if parts else "Member")
+    initial = f" {parts[-1][0].upper()}." if len(parts) > 1 else ""
+    return f"{first}{initial}"
+
+
+def _with_seats(circles: QuerySet[Circle]) -> QuerySet[Circle]:
+    live_offer = Q(
+        memberships__status=Membership.Status.WAITLISTED,
+        memberships__offer_expires_at__gt=timezone.now(),
+    )
+    return circles.annotate(
+        seats_taken=Count("memberships", filter=SEAT_HOLDING | live_offer, distinct=True)
+    )
+
+
+def _facilitators() -> Prefetch:
+    return Prefetch(
+        "memberships",
+        queryset=Membership.objects.facilitating().select_related("user").order_by("role", "pk"),
+        to_attr="facilitator_memberships",
+    )
+
+
+def directory(
+    *, weekday: int | None = None, kind: str | None = None, open_seats: bool = False
+) -> QuerySet[Circle]:
+    """Listed circles a man could ask to join, with seats taken and facilitators."""
+    circles = Circle.objects.filter(is_listed=True).exclude(status=Circle.Status.CLOSED)
+    if weekday is not None:
+        circles = circles.filter(weekday=weekday)
+    if kind == "online":
+        circles = circles.filter(location_kind__in=["online", "hybrid"])
+    elif kind == "in_person":
+        circles = circles.filter(location_kind__in=["in_person", "hybrid"])
+    circles = _with_seats(circles).prefetch_related(_facilitators()).order_by("name")
+    if open_seats:
+        circles = circles.filter(seats_taken__lt=F("capacity"))
+    return circles
+
+
+def circle_detail(slug: str) -> Circle | None:
+    return _with_seats(Circle.objects.filter(slug=slug)).prefetch_related(_facilitators()).first()
+
+
+def membership_of(user: User, circle: Circle) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, circle=circle).first()
+
+
+def roster(circle: Circle) -> QuerySet[Membership]:
+    return circle.memberships.active().select_related("user").order_by("role", "joined_at", "pk")
+
+
+def waitlist_position(membership: Membership) -> int | None:
+    if membership.status != Membership.Status.WAITLISTED:
+        return None
+    ahead = membership.circle.memberships.waitlist().filter(
+        Q(requested_at__lt=membership.requested_at)
+        | Q(requested_at=membership.requested_at, pk__lt=membership.pk)
+    )
+    return ahead.count() + 1
+
+
+def upcoming_meetings_for(user: User, *, limit: int = 10) -> list[Meeting]:
+    """The member's next meetings in his active circles, each with his RSVP attached."""
+    meetings = list(
+        Meeting.objects.upcoming()
+        .filter(
+            circle__memberships__user=user,
+            circle__memberships__status=Membership.Status.ACTIVE,
+        )
+        .select_related("circle", "leader")[:limit]
+    )
+    answers = dict(
+        RSVP.objects.filter(user=user, meeting__in=meetings).values_list("meeting_id", "response")
+    )
+    for meeting in meetings:
+        meeting.my_rsvp = answers.get(meeting.pk)
+    return meetings
+
+
+def circle_page(circle: Circle, membership: Membership | None) -> dict[str, object]:
+    """What the circle page shows this viewer: members see more than the public."""
+    agreement = circle.agreements.order_by("-version").first()
+    is_member = membership is not None and membership.status == Membership.Status.ACTIVE
+    context: dict[str, object] = {
+        "facilitator_names": [public_name(m.user) for m in circle.facilitator_memberships],
+        "seats_free": max(circle.capacity - circle.seats_taken, 0),
+        "agreement": agreement,
+        "is_member": is_member,
+        "waitlist_position": waitlist_position(membership) if membership else None,
+    }
+    if is_member:
+        context["roster"] = list(roster(circle))
+        context["upcoming"] = list(circle.meetings.upcoming().select_related("leader")[:5])
+        context["needs_acceptance"] = (
+            agreement is not None
+            and not agreement.acceptances.filter(user=membership.user).exists()
+        )
+    return context
+
+
+def dashboard(user: User) -> dict[str, object]:
+    """A member's home: next meetings, his circles, pending requests and offers."""
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .exclude(status__in=[Membership.Status.LEFT, Membership.Status.DECLINED])
+        .select_related("circle")
+        .order_by("circle__name")
+    )
+    waitlisted = [m for m in memberships if m.status == Membership.Status.WAITLISTED]
+    if waitlisted:
+        # Every waitlist he is on, in one query: positions without a query each.
+        queue = Membership.objects.waitlist().filter(
+            circle_id__in=[m.circle_id for m in waitlisted]
+        )
+        order: dict[int, list[int]] = {}
+        for circle_id, pk in queue.values_list("circle_id", "pk"):
+            order.setdefault(circle_id, []).append(pk)
+        for m in waitlisted:
+            m.position = order[m.circle_id].index(m.pk) + 1
+    return {
+        "meetings": upcoming_meetings_for(user, limit=5),
+        "active": [m for m in memberships if m.status in ("active", "paused")],
+        "pending": [m for m in memberships if m.status in ("requested", "waitlisted")],
+    }
+
+
+def my_rsvp(meeting: Meeting, user: User) -> str | None:
+    return meeting.rsvps.filter(user=user).values_list("response", flat=True).first()
+
+
+def meeting_page(meeting: Meeting, user: User) -> dict[str, object]:
+    meeting.my_rsvp = my_rsvp(meeting, user)
+    counts = dict(
+        meeting.rsvps.values_list("response").annotate(n=Count("pk")).values_list("response", "n")
+    )
+    return {
+        "leader_name": public_name(meeting.leader) if meeting.leader else None,
+        "yes_count": counts.get("yes", 0),
+        "no_count": counts.get("no", 0),
+    }
+
+
+def has_calendar_feed(user: User) -> bool:
+    return CalendarFeed.objects.filter(user_id=user.pk).exists()
+
+
+def calendar_meetings(user: User) -> list[Meeting]:
+    """His circles' meetings from a week ago on, cancelled ones too (calendars drop them)."""
+    return list(
+        Meeting.objects.filter(
+            circle__memberships__user=user,
+            circle__memberships__status=Membership.Status.ACTIVE,
+            ends_at__gt=timezone.now() - timedelta(days=7),
+        )
+        .select_related("circle")
+        .order_by("starts_at")[:200]
+    )
+
+
+# --- For the API (circles.api) ----------------------------------------------------------
+
+
+def api_active_circle_ids(user: User) -> set[int]:
+    """The circles whose private details `user` may see: those he is an active member of."""
+    if not user.is_authenticated:
+        return set()
+    return set(Membership.objects.active().filter(user=user).values_list("circle_id", flat=True))
+
+
+def api_attach_rosters(circles: list[Circle]) -> None:
+    """Each circle's active members as `roster_memberships`: one query for all the circles."""
+    prefetch_related_objects(
+        circles,
+        Prefetch(
+            "memberships",
+            queryset=Membership.objects.active()
+            .select_related("user")
+            .order_by("role", "joined_at", "pk"),
+            to_attr="roster_memberships",
+        ),
+    )
+
+
+def api_my_meetings(user: User) -> QuerySet[Meeting]:
+    """Meetings of his active circles not over yet, cancelled ones too, with `my_rsvp`."""
+    answer = RSVP.objects.filter(meeting=OuterRef("pk"), user=user).values("response")[:1]
+    return (
+        Meeting.objects.filter(
+            ends_at__gt=timezone.now(),
+            circle__in=Membership.objects.active().filter(user=user).values("circle_id"),
+        )
+        .select_related("circle", "leader")
+        .annotate(my_rsvp=Subquery(answer))
+        .order_by("starts_at", "pk")
+    )
+
+
+def api_my_meeting(user: User, pk: int) -> Meeting | None:
+    """A meeting of one of his active circles, past or cancelled too; None for any other."""
+    return (
+        Meeting.objects.select_related("circle")
+        .filter(
+            pk=pk,
+            circle__memberships__user=user,
+            circle__memberships__status=Membership.Status.ACTIVE,
+        )
+        .first()
+    )

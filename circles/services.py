@@ -1,0 +1,355 @@
+"""Every write about circles: joining, seats, agreements, RSVPs, attendance.
+
+Seat rules: a circle's seats are held by active members, by pending requests
+(waiting for a facilitator) and by live seat offers. Every change of who holds
+a seat locks the circle row first (SELECT ... FOR UPDATE on PostgreSQL), so
+concurrent requests for the last seat never exceed the capacity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from circles.models import (
+    RSVP,
+    Agreement,
+    AgreementAcceptance,
+    Attendance,
+    CalendarFeed,
+    Circle,
+    Meeting,
+    Membership,
+)
+
+OFFER_HOURS = 72
+
+NOT_VERIFIED = "Please verify your email address before asking to join a circle."
+NOT_JOINABLE = "This circle is not taking new members."
+ALREADY_MEMBER = "You are already in this circle."
+ALREADY_ASKED = "You have already asked to join this circle."
+MUST_ACCEPT = "Please read and accept the circle's agreements."
+AGREEMENT_CHANGED = "The agreements changed while you were reading them. Please read them again."
+CIRCLE_FULL = "The circle is full: no seat is free for this request."
+NOT_PENDING = "This request is no longer waiting for a decision."
+NO_OFFER = "There is no seat offer to answer, or it has expired."
+NOT_A_MEMBER = "Only active members of this circle can do that."
+NEEDS_ACCEPTANCE = "The circle's agreements changed: please accept them before you RSVP."
+MEETING_CLOSED = "This meeting can no longer take RSVPs."
+NOT_CANCELLABLE = "Only a scheduled meeting can be cancelled."
+NOT_MEMBER_TO_LEAVE = "You are not in this circle."
+
+
+class CircleError(Exception):
+    """A request that can't be done; `message` is shown to the person as is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Reads the writes depend on ---------------------------------------------------------
+
+
+def current_agreement(circle: Circle) -> Agreement | None:
+    return circle.agreements.order_by("-version").first()
+
+
+def has_accepted_current(user: User, circle: Circle) -> bool:
+    agreement = current_agreement(circle)
+    return agreement is None or agreement.acceptances.filter(user=user).exists()
+
+
+def seats_held(circle: Circle) -> int:
+    return circle.memberships.filter(
+        Q(status__in=[Membership.Status.ACTIVE, Membership.Status.REQUESTED])
+        | Q(status=Membership.Status.WAITLISTED, offer_expires_at__gt=timezone.now())
+    ).count()
+
+
+def _lock(circle: Circle) -> Circle:
+    return Circle.objects.select_for_update().get(pk=circle.pk)
+
+
+def _sync_full_status(circle: Circle) -> None:
+    if circle.status not in (Circle.Status.OPEN, Circle.Status.FULL):
+        return
+    status = Circle.Status.FULL if seats_held(circle) >= circle.capacity else Circle.Status.OPEN
+    if status != circle.status:
+        circle.status = status
+        circle.save(update_fields=["status"])
+
+
+# --- Joining ----------------------------------------------------------------------------
+
+
+def agreement_accept(*, user: User, circle: Circle, version: int | None) -> None:
+    """Record that `user` accepted the circle's current agreements (version he read)."""
+    agreement = current_agreement(circle)
+    if agreement is None:
+        return
+    if version != agreement.version:
+        raise CircleError(AGREEMENT_CHANGED)
+    AgreementAcceptance.objects.get_or_create(agreement=agreement, user=user)
+
+
+@transaction.atomic
+def membership_request(*, circle: Circle, user: User, agreement_version: int | None) -> Membership:
+    """Ask to join: a free seat makes a request for the facilitator, else the waitlist."""
+    if not user.is_verified:
+        raise CircleError(NOT_VERIFIED)
+    circle = _lock(circle)
+    if not circle.is_listed or circle.status not in (
+        Circle.Status.FORMING,
+        Circle.Status.OPEN,
+        Circle.Status.FULL,
+    ):
+        raise CircleError(NOT_JOINABLE)
+    membership = Membership.objects.filter(circle=circle, user=user).first()
+    if membership is not None and membership.status in (
+        Membership.Status.ACTIVE,
+        Membership.Status.PAUSED,
+    ):
+        raise CircleError(ALREADY_MEMBER)
+    if membership is not None and membership.status in (
+        Membership.Status.REQUESTED,
+        Membership.Status.WAITLISTED,
+    ):
+        raise CircleError(ALREADY_ASKED)
+    agreement_accept(user=user, circle=circle, version=agreement_version)
+    status = (
+        Membership.Status.REQUESTED
+        if seats_held(circle) < circle.capacity
+        else Membership.Status.WAITLISTED
+    )
+    membership = membership or Membership(circle=circle, user=user)
+    membership.status = status
+    membership.role = Membership.Role.MEMBER
+    membership.requested_at = timezone.now()
+    membership.decided_at = membership.left_at = membership.offer_expires_at = None
+    membership.save()
+    _sync_full_status(circle)
+    return membership
+
+
+@transaction.atomic
+def membership_approve(*, membership: Membership) -> Membership:
+    """A facilitator lets a requesting member in."""
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.status != Membership.Status.REQUESTED:
+        raise CircleError(NOT_PENDING)
+    if circle.memberships.active().count() >= circle.capacity:
+        raise CircleError(CIRCLE_FULL)
+    now = timezone.now()
+    membership.status = Membership.Status.ACTIVE
+    membership.decided_at = membership.joined_at = now
+    membership.save(update_fields=["status", "decided_at", "joined_at"])
+    _sync_full_status(circle)
+    return membership
+
+
+@transaction.atomic
+def membership_decline(*, membership: Membership) -> Membership:
+    """A facilitator declines a request; its seat goes to the waitlist."""
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.status not in (Membership.Status.REQUESTED, Membership.Status.WAITLISTED):
+        raise CircleError(NOT_PENDING)
+    membership.status = Membership.Status.DECLINED
+    membership.decided_at = timezone.now()
+    membership.offer_expires_at = None
+    membership.save(update_fields=["status", "decided_at", "offer_expires_at"])
+    seat_offer_next(circle=circle)
+    return membership
+
+
+@transaction.atomic
+def membership_leave(*, membership: Membership) -> Membership:
+    """A member leaves (or a facilitator removes him); his seat goes to the waitlist."""
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.status == Membership.Status.LEFT:
+        raise CircleError(NOT_MEMBER_TO_LEAVE)
+    membership.status = Membership.Status.LEFT
+    membership.left_at = timezone.now()
+    membership.offer_expires_at = None
+    membership.save(update_fields=["status", "left_at", "offer_expires_at"])
+    # He no longer leads the meetings he was down for; facilitators pick someone.
+    circle.meetings.upcoming().filter(leader=membership.user_id).update(leader=None)
+    seat_offer_next(circle=circle)
+    return membership
+
+
+def seat_offer_next(*, circle: Circle) -> list[Membership]:
+    """Offer each free seat to the next man on the waitlist (call with the circle locked)."""
+    now = timezone.now()
+    offered = []
+    free = circle.capacity - seats_held(circle)
+    if free > 0:
+        waiting = circle.memberships.waitlist().filter(
+            Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
+        )
+        for membership in waiting[:free]:
+            membership.offer_expires_at = now + timedelta(hours=OFFER_HOURS)
+            membership.save(update_fields=["offer_expires_at"])
+            offered.append(membership)
+    _sync_full_status(circle)
+    return offered
+
+
+@transaction.atomic
+def offer_accept(*, membership: Membership) -> Membership:
+    _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.has_offer:
+        raise CircleError(NO_OFFER)
+    now = timezone.now()
+    membership.status = Membership.Status.ACTIVE
+    membership.offer_expires_at = None
+    membership.decided_at = membership.joined_at = now
+    membership.save(update_fields=["status", "offer_expires_at", "decided_at", "joined_at"])
+    return membership
+
+
+@transaction.atomic
+def offer_decline(*, membership: Membership) -> Membership:
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.has_offer:
+        raise CircleError(NO_OFFER)
+    membership.status = Membership.Status.LEFT
+    membership.left_at = timezone.now()
+    membership.offer_expires_at = None
+    membership.save(update_fields=["status", "left_at", "offer_expires_at"])
+    seat_offer_next(circle=circle)
+    return membership
+
+
+def offers_expire() -> int:
+    """Move expired offers to the back of the waitlist and offer the seats on.
+
+    Returns how many offers expired. Safe to run from several hosts at once.
+    """
+    now = timezone.now()
+    expired = 0
+    circle_ids = (
+        Membership.objects.filter(status=Membership.Status.WAITLISTED, offer_expires_at__lte=now)
+        .values_list("circle_id", flat=True)
+        .distinct()
+    )
+    for circle_id in list(circle_ids):
+        with transaction.atomic():
+            circle = Circle.objects.select_for_update().get(pk=circle_id)
+            stale = circle.memberships.filter(
+                status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
+            )
+            # Back of the queue, so the next man gets his turn.
+            expired += stale.update(offer_expires_at=None, requested_at=now)
+            seat_offer_next(circle=circle)
+    return expired
+
+
+# --- Agreements -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def agreement_publish(*, circle: Circle, text: str) -> Agreement:
+    """A new version of the agreements; active members must accept it to RSVP."""
+    circle = _lock(circle)
+    latest = current_agreement(circle)
+    return Agreement.objects.create(
+        circle=circle, version=(latest.version + 1) if latest else 1, text=text
+    )
+
+
+# --- Meetings ---------------------------------------------------------------------------
+
+
+def rsvp_set(*, meeting: Meeting, user: User, response: str, channel: str) -> RSVP:
+    """Record (or change) a member's answer for a meeting. One RSVP per man."""
+    if response not in RSVP.Response.values:
+        raise CircleError("Answer yes or no.")
+    if meeting.status != Meeting.Status.SCHEDULED or meeting.starts_at <= timezone.now():
+        raise CircleError(MEETING_CLOSED)
+    if not meeting.circle.memberships.active().filter(user=user).exists():
+        raise CircleError(NOT_A_MEMBER)
+    if not has_accepted_current(user, meeting.circle):
+        raise CircleError(NEEDS_ACCEPTANCE)
+    rsvp, _ = RSVP.objects.update_or_create(
+        meeting=meeting,
+        user=user,
+        defaults={"response": response, "channel": channel, "responded_at": timezone.now()},
+    )
+    return rsvp
+
+
+def attendance_prefill(*, meeting: Meeting) -> int:
+    """One attendance row per active member: an earlier "no" is an excused absence.
+
+    Facilitators then mark who was present. Rows already there are kept.
+    """
+    said_no = set(
+        meeting.rsvps.filter(
+            response=RSVP.Response.NO, responded_at__lt=meeting.starts_at
+        ).values_list("user_id", flat=True)
+    )
+    existing = set(meeting.attendance.values_list("user_id", flat=True))
+    rows = [
+        Attendance(
+            meeting=meeting,
+            user_id=user_id,
+            status=Attendance.Status.EXCUSED if user_id in said_no else Attendance.Status.UNEXCUSED,
+        )
+        for user_id in meeting.circle.memberships.active().values_list("user_id", flat=True)
+        if user_id not in existing
+    ]
+    Attendance.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+@transaction.atomic
+def meeting_cancel(*, meeting: Meeting, note: str = "") -> Meeting:
+    """Cancel a meeting; the date stays taken so scheduling won't bring it back."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    # A past one too: recording that a meeting did not take place.
+    if meeting.status != Meeting.Status.SCHEDULED:
+        raise CircleError(NOT_CANCELLABLE)
+    meeting.status = Meeting.Status.CANCELLED
+    if note:
+        meeting.note = note
+    meeting.save(update_fields=["status", "note"])
+    return meeting
+
+
+# --- Calendar feed ----------------------------------------------------------------------
+
+
+def calendar_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def calendar_feed_create(*, user: User) -> str:
+    """A new secret feed token (replacing any old one); only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    CalendarFeed.objects.update_or_create(
+        user_id=user.pk, defaults={"token_hash": calendar_token_hash(token)}
+    )
+    return token
+
+
+def calendar_feed_revoke(*, user: User) -> None:
+    CalendarFeed.objects.filter(user_id=user.pk).delete()
+
+
+def calendar_feed_user(token: str) -> User | None:
+    feed = CalendarFeed.objects.filter(token_hash=calendar_token_hash(token)).first()
+    if feed is None:
+        return None
+    return User.objects.filter(pk=feed.user_id, is_active=True).first()

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from circles import calendar, selectors, services
+from circles.forms import (
+    AgreementForm,
+    DirectoryFilterForm,
+    JoinForm,
+    OfferForm,
+    RSVPForm,
+    SharingForm,
+)
+from circles.models import Circle, Meeting, Membership
+
+ICS = "text/calendar; charset=utf-8"
+# Those who once were in an unlisted circle no longer see it.
+SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED)
+
+
+def _circle_or_404(request: HttpRequest, slug: str) -> tuple[Circle, Membership | None]:
+    """The circle, if this person may see it: unlisted circles only to their members."""
+    circle = selectors.circle_detail(slug)
+    if circle is None:
+        raise Http404
+    membership = selectors.membership_of(request.user, circle)
+    if not circle.is_listed and (membership is None or membership.status in SHUT_OUT):
+        raise Http404
+    return circle, membership
+
+
+def _active_membership_or_404(request: HttpRequest, slug: str) -> tuple[Circle, Membership]:
+    circle, membership = _circle_or_404(request, slug)
+    if membership is None or membership.status != Membership.Status.ACTIVE:
+        raise Http404
+    return circle, membership
+
+
+def _meeting_or_404(request: HttpRequest, pk: int) -> Meeting:
+    """A meeting of one of the member's active circles; anything else is a 404."""
+    return get_object_or_404(
+        Meeting.objects.select_related("circle", "leader"),
+        pk=pk,
+        circle__memberships__user=request.user,
+        circle__memberships__status=Membership.Status.ACTIVE,
+    )
+
+
+@require_GET
+def directory(request: HttpRequest) -> HttpResponse:
+    form = DirectoryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    circles = selectors.directory(
+        weekday=filters.get("weekday"),
+        kind=filters.get("kind") or None,
+        open_seats=bool(filters.get("open_seats")),
+    )
+    return render(request, "circles/directory.html", {"form": form, "circles": circles})
+
+
+@require_GET
+def detail(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _circle_or_404(request, slug)
+    context = {
+        "circle": circle,
+        "membership": membership,
+        "sharing_form": SharingForm(instance=membership) if membership else None,
+        **selectors.circle_page(circle, membership),
+    }
+    return render(request, "circles/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _circle_or_404(request, slug)
+    agreement = services.current_agreement(circle)
+    form = JoinForm(request.POST or None, initial={"version": agreement and agreement.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.membership_request(
+                circle=circle, user=request.user, agreement_version=form.cleaned_data["version"]
+            )
+        except services.CircleError as error:
+            messages.error(request, error.message)
+        else:
+            if membership.status == Membership.Status.WAITLISTED:
+                messages.info(request, "The circle is full: you are on its waitlist.")
+            else:
+                messages.success(request, "Your request is sent to the facilitator.")
+            return redirect(circle)
+    context = {"circle": circle, "membership": membership, "agreement": agreement, "form": form}
+    return render(request, "circles/join.html", context)
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _circle_or_404(request, slug)
+    if membership is None:
+        raise Http404
+    try:
+        services.membership_leave(membership=membership)
+    except services.CircleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"You have left {circle.name}.")
+    return redirect("circles:dashboard")
+
+
+@login_required
+@require_POST
+def answer_offer(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _circle_or_404(request, slug)
+    form = OfferForm(request.POST)
+    if membership is None or not form.is_valid():
+        messages.error(request, services.NO_OFFER)
+        return redirect("circles:dashboard")
+    accept = form.cleaned_data["answer"] == "accept"
+    try:
+        (services.offer_accept if accept else services.offer_decline)(membership=membership)
+    except services.CircleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Welcome to {circle.name}." if accept else "Offer declined.")
+    return redirect(circle if accept else "circles:dashboard")
+
+
+@login_required
+@require_POST
+def accept_agreements(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, _membership = _active_membership_or_404(request, slug)
+    form = AgreementForm(request.POST)
+    try:
+        version = form.cleaned_data["version"] if form.is_valid() else None
+        services.agreement_accept(user=request.user, circle=circle, version=version)
+    except services.CircleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Thank you: you accepted the circle's agreements.")
+    return redirect(circle)
+
+
+@login_required
+@require_POST
+def sharing(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _active_membership_or_404(request, slug)
+    SharingForm(request.POST, instance=membership).save()
+    messages.success(request, "Your sharing choices are saved.")
+    return redirect(circle)
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "circles/dashboard.html", selectors.dashboard(request.user))
+
+
+@login_required
+@require_GET
+def meeting(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _meeting_or_404(request, pk)
+    context = {"meeting": meeting, **selectors.meeting_page(meeting, request.user)}
+    return render(request, "circles/meeting.html", context)
+
+
+@login_required
+@require_POST
+def rsvp(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _meeting_or_404(request, pk)
+    form = RSVPForm(request.POST)
+    error = None
+    if not form.is_valid():
+        error = "Answer yes or no."
+    else:
+        try:
+            services.rsvp_set(
+                meeting=meeting,
+                user=request.user,
+                response=form.cleaned_data["response"],
+                channel="web",
+            )
+        except services.CircleError as exc:
+            error = exc.message
+    if request.htmx:
+        meeting.my_rsvp = selectors.my_rsvp(meeting, request.user)
+        status = 400 if error else 200
+        context = {"meeting": meeting, "error": error}
+        return render(request, "circles/fragment_rsvp.html", context, status=status)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Thanks, your answer is saved.")
+    return redirect(meeting)
+
+
+@login_required
+@require_GET
+def meeting_ics(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _meeting_or_404(request, pk)
+    response = HttpResponse(calendar.meetings_ics([meeting], include_private=True), ICS)
+    response["Content-Disposition"] = f'attachment; filename="meeting-{meeting.pk}.ics"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_settings(request: HttpRequest) -> HttpResponse:
+    feed_url = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.calendar_feed_revoke(user=request.user)
+            messages.success(request, "Your calendar link is switched off.")
+            return redirect("circles:calendar")
+        token = services.calendar_feed_create(user=request.user)
+        feed_url = request.build_absolute_uri(f"/calendar/{token}.ics")
+    context = {"feed_url": feed_url, "has_feed": selectors.has_calendar_feed(request.user)}
+    return render(request, "circles/calendar.html", context)
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    user = services.calendar_feed_user(token)
+    if user is None:
+        raise Http404
+    meetings = selectors.calendar_meetings(user)
+    response = HttpResponse(calendar.meetings_ics(meetings, include_private=True), ICS)
+    response["Cache-Control"] = "private, max-age=900"
+    return response
