@@ -1,0 +1,554 @@
+"""The facilitator admin: each facilitator sees and edits only the circles he runs.
+
+A facilitator is a staff user in the "Facilitators" group (model permissions,
+see migration 0002) with an active facilitator or co-facilitator membership.
+Scope is enforced in the data, not the links: every queryset, object
+permission and foreign-key choice is limited to his circles, and an object
+outside them answers 404 by any URL. Superusers see everything.
+
+Writes that matter go through circles.services; the admin only calls them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from accounts.models import User
+from circles import admin_views, services
+from circles.models import (
+    Agreement,
+    Attendance,
+    Circle,
+    FacilitatorNote,
+    Meeting,
+    Membership,
+)
+from circles.selectors import SEAT_HOLDING
+from circles.services import CircleError
+
+# --- Scope ------------------------------------------------------------------------------
+
+
+def facilitated_circle_ids(request: HttpRequest) -> list[int] | None:
+    """The circles this user runs, or None for every circle (superusers).
+
+    Asked once per request: object checks and form choices reuse the answer.
+    """
+    if request.user.is_superuser:
+        return None
+    if not hasattr(request, "_facilitated_circle_ids"):
+        request._facilitated_circle_ids = list(
+            Membership.objects.facilitating()
+            .filter(user_id=request.user.pk)
+            .values_list("circle_id", flat=True)
+        )
+    return request._facilitated_circle_ids
+
+
+def scoped_circles(request: HttpRequest) -> QuerySet[Circle]:
+    ids = facilitated_circle_ids(request)
+    return Circle.objects.all() if ids is None else Circle.objects.filter(pk__in=ids)
+
+
+def in_scope(request: HttpRequest, circle_id: int | None) -> bool:
+    ids = facilitated_circle_ids(request)
+    return ids is None or circle_id in ids
+
+
+class NotFoundOutsideScope:
+    """An object the user may not see answers 404, whether or not it exists.
+
+    Django's admin redirects to the index for a missing object; a 404 says the
+    same thing without a page load and reads plainly in access-control tests.
+    """
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+
+class CircleScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
+    """A model reached through `circle`: rows, object permissions and choices scoped."""
+
+    circle_lookup = "circle"
+
+    def circle_id_of(self, obj: models.Model) -> int:
+        return obj.circle_id
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        ids = facilitated_circle_ids(request)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.circle_lookup}__in": ids})
+
+    def _obj_in_scope(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        return obj is None or in_scope(request, self.circle_id_of(obj))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._obj_in_scope(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._obj_in_scope(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._obj_in_scope(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        if db_field.related_model is Circle:
+            kwargs["queryset"] = scoped_circles(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _report(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    memberships: QuerySet[Membership],
+    service: Any,
+    done: str,
+) -> None:
+    """Run a membership service on each row; one message per row, success or why not."""
+    for membership in memberships.select_related("user", "circle"):
+        who = f"{membership.user.get_full_name()} ({membership.circle})"
+        try:
+            service(membership=membership)
+        except CircleError as error:
+            modeladmin.message_user(request, f"{who}: {error.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{done}: {who}.", messages.SUCCESS)
+
+
+# --- Circles ----------------------------------------------------------------------------
+
+
+class AgreementInline(admin.TabularInline):
+    """Published versions, read-only: a new version goes through the Agreement admin."""
+
+    model = Agreement
+    fields = ("version", "text", "created_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Circle)
+class CircleAdmin(CircleScopedAdmin):
+    circle_lookup = "pk"
+    list_display = ("name", "status", "schedule", "seats", "is_listed")
+    list_filter = ("status", "is_listed")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [AgreementInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def circle_id_of(self, obj: Circle) -> int:
+        return obj.pk
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Circle]:
+        live_offer = Q(
+            memberships__status=Membership.Status.WAITLISTED,
+            memberships__offer_expires_at__gt=timezone.now(),
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                seats_taken=Count("memberships", filter=SEAT_HOLDING | live_offer, distinct=True)
+            )
+        )
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The slug is the circle's public address: only superusers move it.
+        return () if request.user.is_superuser else ("slug",)
+
+    # Facilitators run circles; only superusers open or close the books on one.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    @admin.display(description="Schedule")
+    def schedule(self, circle: Circle) -> str:
+        return circle.schedule_text()
+
+    @admin.display(description="Seats taken", ordering="seats_taken")
+    def seats(self, circle: Circle) -> str:
+        return f"{circle.seats_taken}/{circle.capacity}"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("at-risk/", wrap(self.at_risk_view), name=f"{name}_at_risk"),
+            path(
+                "<path:object_id>/attendance.csv",
+                wrap(self.attendance_csv_view),
+                name=f"{name}_attendance_csv",
+            ),
+            path(
+                "<path:object_id>/attendance.svg",
+                wrap(self.attendance_svg_view),
+                name=f"{name}_attendance_svg",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _viewable_circle(self, request: HttpRequest, object_id: str) -> Circle:
+        circle = self.get_object(request, unquote(object_id))  # 404 outside his circles
+        if not self.has_view_permission(request, circle):
+            raise PermissionDenied
+        return circle
+
+    def at_risk_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "At risk",
+            "opts": self.opts,
+            "report": admin_views.at_risk(scoped_circles(request).order_by("name")),
+            "lookback": admin_views.LOOKBACK,
+            "misses": admin_views.MISSES,
+            "waiting_days": admin_views.WAITING_DAYS,
+        }
+        return TemplateResponse(request, "admin/circles/circle/at_risk.html", context)
+
+    def attendance_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return admin_views.attendance_csv(self._viewable_circle(request, object_id))
+
+    def attendance_svg_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return admin_views.attendance_chart_response(self._viewable_circle(request, object_id))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Circle | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            # Built from escaped parts only (see admin_views.attendance_chart_svg).
+            context["attendance_chart"] = mark_safe(admin_views.attendance_chart_svg(obj))  # noqa: S308
+            if request.user.has_perm("circles.add_agreement"):
+                context["publish_agreement_url"] = (
+                    reverse("admin:circles_agreement_add") + f"?circle={obj.pk}"
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+# --- Memberships ------------------------------------------------------------------------
+
+
+@admin.register(Membership)
+class MembershipAdmin(CircleScopedAdmin):
+    list_display = ("member", "circle", "role", "status", "requested_at", "offer_expires_at")
+    list_filter = ("status", ("circle", admin.RelatedOnlyFieldListFilter), "role")
+    list_select_related = ("user", "circle")
+    search_fields = ("user__full_name", "user__display_name", "user__email")
+    ordering = ("circle__name", "status", "requested_at")
+    actions = ["approve", "decline", "offer_seats", "remove"]
+    # Who holds a seat changes only through the actions (circles.services).
+    decided_fields = (
+        "circle",
+        "user",
+        "status",
+        "requested_at",
+        "decided_at",
+        "joined_at",
+        "left_at",
+        "offer_expires_at",
+        "share_email",
+        "share_phone",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else self.decided_fields
+
+    @admin.display(description="Member", ordering="user__full_name")
+    def member(self, membership: Membership) -> str:
+        return f"{membership.user.get_full_name()} <{membership.user.email}>"
+
+    @admin.action(description="Approve join requests", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        _report(self, request, queryset, services.membership_approve, "Approved")
+
+    @admin.action(description="Decline join requests", permissions=["change"])
+    def decline(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        _report(self, request, queryset, services.membership_decline, "Declined")
+
+    @admin.action(description="Remove from circle", permissions=["change"])
+    def remove(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        _report(self, request, queryset, services.membership_leave, "Removed")
+
+    @admin.action(description="Offer a seat from the waitlist", permissions=["change"])
+    def offer_seats(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        """Offer each free seat in the selected rows' circles to the next man waiting."""
+        circle_ids = sorted(set(queryset.values_list("circle_id", flat=True)))
+        for circle_id in circle_ids:
+            with transaction.atomic():
+                circle = Circle.objects.select_for_update().get(pk=circle_id)
+                offered = services.seat_offer_next(circle=circle)
+                names = ", ".join(m.user.get_full_name() for m in offered)
+            if offered:
+                self.message_user(request, f"{circle}: seat offered to {names}.", messages.SUCCESS)
+            else:
+                self.message_user(
+                    request,
+                    f"{circle}: no seat to offer (no free seat, or nobody waiting).",
+                    messages.WARNING,
+                )
+
+
+# --- Agreements -------------------------------------------------------------------------
+
+
+@admin.register(Agreement)
+class AgreementAdmin(CircleScopedAdmin):
+    """Publish-only: a new version through services.agreement_publish, old ones read-only."""
+
+    list_display = ("circle", "version", "created_at")
+    list_filter = (("circle", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("circle",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("circle", "text") if obj is None else ("circle", "version", "text", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else ("circle", "version", "text", "created_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Members accepted exactly this text.
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Agreement, form: Any, change: bool) -> None:
+        published = services.agreement_publish(circle=obj.circle, text=obj.text)
+        obj.pk, obj.version, obj.created_at = published.pk, published.version, published.created_at
+
+
+# --- Meetings and attendance ------------------------------------------------------------
+
+
+class AttendanceInline(admin.TabularInline):
+    """One row per member (prefilled when the meeting's page opens); mark who was there."""
+
+    model = Attendance
+    fields = ("user", "status")
+    extra = 0
+    verbose_name_plural = "attendance"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attendance]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user", "meeting__circle")
+            .order_by("user__full_name", "pk")
+        )
+
+    def _meeting_in_scope(self, request: HttpRequest, obj: Meeting | None) -> bool:
+        return obj is None or in_scope(request, obj.circle_id)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._meeting_in_scope(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and self._meeting_in_scope(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._meeting_in_scope(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._meeting_in_scope(request, obj)
+
+    def get_formset(self, request: HttpRequest, obj: Meeting | None = None, **kwargs: Any):
+        # The member choices depend on the meeting: hand it down to the field builder.
+        kwargs["formfield_callback"] = partial(
+            self.formfield_for_dbfield, request=request, meeting=obj
+        )
+        return super().get_formset(request, obj, **kwargs)
+
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, meeting: Meeting | None = None, **kwargs: Any
+    ):
+        if db_field.name == "user":
+            kwargs["meeting"] = meeting
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, meeting: Meeting | None = None, **kwargs: Any
+    ):
+        if db_field.name != "user":
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Anyone who was ever in the circle: rows of men who left stay valid.
+        members = (
+            User.objects.filter(memberships__circle_id=meeting.circle_id)
+            if meeting is not None
+            else User.objects.none()
+        ).order_by("full_name", "email")
+        kwargs["queryset"] = members
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Evaluated once here, not once per row's <select>.
+        formfield.choices = [("", "---------"), *((u.pk, u.get_full_name()) for u in members)]
+        return formfield
+
+
+@admin.register(Meeting)
+class MeetingAdmin(CircleScopedAdmin):
+    form = admin_views.MeetingAdminForm
+    list_display = ("local_start", "circle", "status", "leader", "note")
+    list_filter = ("status", ("circle", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("circle", "leader")
+    ordering = ("-starts_at",)
+    actions = ["cancel"]
+    inlines = [AttendanceInline]
+
+    @admin.display(description="Starts (circle's time)", ordering="starts_at")
+    def local_start(self, meeting: Meeting) -> str:
+        return f"{timezone.localtime(meeting.starts_at, meeting.circle.zone):%a %d %b %Y %H:%M}"
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
+        return self.inlines if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        if db_field.name == "leader":
+            members = User.objects.filter(
+                memberships__status=Membership.Status.ACTIVE,
+                memberships__circle__in=scoped_circles(request),
+            )
+            kwargs["queryset"] = members.distinct().order_by("full_name", "email")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "GET":
+            meeting = self.get_object(request, unquote(object_id))
+            # Only once the meeting has begun: a row made earlier would miss a
+            # later "no" and count as an unexcused absence.
+            if (
+                self.has_change_permission(request, meeting)
+                and meeting.status != Meeting.Status.CANCELLED
+                and meeting.starts_at <= timezone.now()
+            ):
+                services.attendance_prefill(meeting=meeting)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Cancel meetings", permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:
+        for meeting in queryset.select_related("circle"):
+            if meeting.status != Meeting.Status.SCHEDULED:
+                self.message_user(
+                    request,
+                    f"{meeting}: not cancelled, it is {meeting.get_status_display().lower()}.",
+                    messages.WARNING,
+                )
+                continue
+            try:
+                services.meeting_cancel(meeting=meeting)
+            except CircleError as error:
+                self.message_user(request, f"{meeting}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Cancelled: {meeting}.", messages.SUCCESS)
+
+
+# --- Facilitator notes (credentials database) -------------------------------------------
+
+
+@admin.register(FacilitatorNote)
+class FacilitatorNoteAdmin(NotFoundOutsideScope, admin.ModelAdmin):
+    """A facilitator's own notes only; superusers read all."""
+
+    form = admin_views.FacilitatorNoteForm
+    fields = ("circle", "member", "text")
+    list_display = ("created_at", "circle_name", "member_name", "excerpt")
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        if request.user.is_superuser:
+            return (*self.list_display, "author_name")
+        return self.list_display
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return admin_views.NoteChangeList
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FacilitatorNote]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(author_id=request.user.pk)
+
+    def _mine(self, request: HttpRequest, obj: FacilitatorNote | None) -> bool:
+        return obj is None or request.user.is_superuser or obj.author_id == request.user.pk
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._mine(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._mine(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._mine(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return admin_views.note_form_for(form, scoped_circles(request), author=request.user)
+
+    def save_model(
+        self, request: HttpRequest, obj: FacilitatorNote, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.author_id = request.user.pk
+        obj.circle_id = form.cleaned_data["circle"]
+        obj.member_id = form.cleaned_data["member"]
+        obj.save()
+
+    @admin.display(description="Circle")
+    def circle_name(self, note: FacilitatorNote) -> str:
+        return admin_views.name_of(getattr(note, "circle", None))
+
+    @admin.display(description="Member")
+    def member_name(self, note: FacilitatorNote) -> str:
+        return admin_views.name_of(getattr(note, "member", None))
+
+    @admin.display(description="Author")
+    def author_name(self, note: FacilitatorNote) -> str:
+        return admin_views.name_of(getattr(note, "author", None))
+
+    @admin.display(description="Note")
+    def excerpt(self, note: FacilitatorNote) -> str:
+        text = " ".join(note.text.split())
+        return text if len(text) <= 80 else f"{text[:79]}…"

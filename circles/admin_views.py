@@ -1,0 +1,280 @@
+"""What the facilitator admin needs beyond Django's own pages.
+
+Forms, reads for the "At risk" page, the attendance CSV and the attendance
+chart. Each read takes the circles already scoped to the facilitator
+(circles/admin.py) and runs a fixed number of queries whatever the data size.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.html import escape
+
+from accounts.models import User
+from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
+from circles.selectors import public_name
+
+# "Drifting away": this many unexcused absences in a member's last LOOKBACK meetings.
+LOOKBACK = 4
+MISSES = 2
+# A join request unanswered this long needs the facilitator's attention.
+WAITING_DAYS = 3
+CHART_MEETINGS = 12
+# Spreadsheets run cells starting with these as formulas (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def held_or_past(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """Meetings that took place (or should have): held, or started and not cancelled."""
+    return meetings.exclude(status=Meeting.Status.CANCELLED).filter(
+        Q(status=Meeting.Status.HELD) | Q(starts_at__lte=timezone.now())
+    )
+
+
+# --- Forms --------------------------------------------------------------------------------
+
+
+class MeetingAdminForm(forms.ModelForm):
+    class Meta:
+        model = Meeting
+        fields = ("circle", "starts_at", "ends_at", "status", "note", "leader")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        circle, leader = cleaned.get("circle"), cleaned.get("leader")
+        if circle and leader and not circle.memberships.active().filter(user=leader).exists():
+            self.add_error("leader", "Choose an active member of this circle.")
+        return cleaned
+
+
+class FacilitatorNoteForm(forms.ModelForm):
+    """Circle and member as choices: the note stores plain ids (no FK crosses databases)."""
+
+    circle = forms.TypedChoiceField(coerce=int)
+    member = forms.TypedChoiceField(coerce=int)
+
+    # Set per request by note_form_for.
+    circle_choices: list[tuple[int, str]] = []
+    member_choices: list[tuple[str, list[tuple[int, str]]]] = []
+    allowed: frozenset[tuple[int, int]] = frozenset()
+
+    class Meta:
+        model = FacilitatorNote
+        fields = ("circle", "member", "text")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["circle"].choices = [("", "---------"), *self.circle_choices]
+        self.fields["member"].choices = [("", "---------"), *self.member_choices]
+        if self.instance.pk:
+            self.initial.update(circle=self.instance.circle_id, member=self.instance.member_id)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        circle, member = cleaned.get("circle"), cleaned.get("member")
+        if circle is not None and member is not None and (circle, member) not in self.allowed:
+            self.add_error("member", "Choose a member of the chosen circle.")
+        return cleaned
+
+
+def note_form_for(
+    form: type[FacilitatorNoteForm], circles: QuerySet[Circle], *, author: User
+) -> type[FacilitatorNoteForm]:
+    """The note form with its choices: `circles` and their members (but not the author)."""
+    memberships = (
+        Membership.objects.filter(circle__in=circles)
+        .exclude(user_id=author.pk)
+        .select_related("user", "circle")
+        .order_by("circle__name", "user__full_name", "pk")
+    )
+    grouped: dict[str, list[tuple[int, str]]] = {}
+    for m in memberships:
+        label = f"{m.user.get_full_name()} ({m.get_status_display().lower()})"
+        grouped.setdefault(m.circle.name, []).append((m.user_id, label))
+    return type(
+        form.__name__,
+        (form,),
+        {
+            "circle_choices": [(c.pk, c.name) for c in circles.order_by("name")],
+            "member_choices": list(grouped.items()),
+            "allowed": frozenset((m.circle_id, m.user_id) for m in memberships),
+        },
+    )
+
+
+class NoteChangeList(ChangeList):
+    """Names for the notes on this page from the main database: two queries per page."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        notes = list(self.result_list)
+        users = User.objects.in_bulk({n.member_id for n in notes} | {n.author_id for n in notes})
+        circles = Circle.objects.in_bulk({n.circle_id for n in notes})
+        for note in notes:
+            note.member = users.get(note.member_id)
+            note.author = users.get(note.author_id)
+            note.circle = circles.get(note.circle_id)
+        self.result_list = notes
+
+
+def name_of(obj: Any) -> str:
+    if obj is None:
+        return "(deleted)"
+    return obj.get_full_name() if isinstance(obj, User) else str(obj)
+
+
+# --- At risk ----------------------------------------------------------------------------
+
+
+@dataclass
+class CircleAtRisk:
+    circle: Circle
+    drifting: list[Membership] = field(default_factory=list)
+    waiting: list[Membership] = field(default_factory=list)
+
+
+def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
+    """Per circle: active members drifting away, and join requests left unanswered.
+
+    A member drifts when he has MISSES+ unexcused absences in the circle's last
+    LOOKBACK held-or-past meetings. A member who joined later has no attendance
+    rows for the earlier ones, so for him these are his own last meetings.
+    Three queries, whatever the number of circles, members or meetings.
+    """
+    report = {circle.pk: CircleAtRisk(circle) for circle in circles}
+    circle_ids = list(report)
+    recent = (
+        held_or_past(Meeting.objects.filter(circle_id__in=circle_ids))
+        .annotate(
+            recency=Window(RowNumber(), partition_by=F("circle_id"), order_by=F("starts_at").desc())
+        )
+        .filter(recency__lte=LOOKBACK)
+        .values("pk")
+    )
+    misses = Count(
+        "user__attendance",
+        filter=Q(
+            user__attendance__status=Attendance.Status.UNEXCUSED,
+            user__attendance__meeting__in=recent,
+            user__attendance__meeting__circle_id=F("circle_id"),
+        ),
+    )
+    drifting = (
+        Membership.objects.active()
+        .filter(circle_id__in=circle_ids)
+        .annotate(misses=misses)
+        .filter(misses__gte=MISSES)
+        .select_related("user")
+        .order_by("-misses", "user__full_name", "pk")
+    )
+    for membership in drifting:
+        report[membership.circle_id].drifting.append(membership)
+    waiting = (
+        Membership.objects.filter(
+            circle_id__in=circle_ids,
+            status=Membership.Status.REQUESTED,
+            requested_at__lt=timezone.now() - timedelta(days=WAITING_DAYS),
+        )
+        .select_related("user")
+        .order_by("requested_at", "pk")
+    )
+    for membership in waiting:
+        report[membership.circle_id].waiting.append(membership)
+    return list(report.values())
+
+
+# --- Attendance CSV ---------------------------------------------------------------------
+
+
+def csv_safe(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
+def attendance_csv(circle: Circle) -> HttpResponse:
+    """Every attendance row of the circle: meeting date (circle's time zone), member, status."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{circle.slug}-attendance.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "member", "status"])
+    rows = (
+        Attendance.objects.filter(meeting__circle=circle)
+        .select_related("meeting", "user")
+        .order_by("meeting__starts_at", "user__full_name", "pk")
+    )
+    zone = circle.zone
+    for row in rows.iterator(chunk_size=500):
+        day = timezone.localtime(row.meeting.starts_at, zone).date().isoformat()
+        member = public_name(row.user) if row.user else "Former member"
+        writer.writerow([csv_safe(day), csv_safe(member), csv_safe(row.get_status_display())])
+    return response
+
+
+# --- Attendance chart -------------------------------------------------------------------
+
+BAR, GAP, PLOT_HEIGHT, TOP, BOTTOM, LEFT = 20, 8, 100, 24, 20, 8
+
+
+def attendance_chart_svg(circle: Circle) -> str:
+    """Bars of how many were present at each of the last CHART_MEETINGS meetings.
+
+    Plain SVG built on the server, every text escaped, a <title> per bar for
+    screen readers and tooltips. One query.
+    """
+    meetings = list(
+        held_or_past(circle.meetings.all())
+        .annotate(
+            present=Count("attendance", filter=Q(attendance__status=Attendance.Status.PRESENT))
+        )
+        .order_by("-starts_at")[:CHART_MEETINGS]
+    )
+    meetings.reverse()
+    top = max([circle.capacity, *(m.present for m in meetings)])
+    width = LEFT * 2 + max(len(meetings), 1) * (BAR + GAP)
+    height = TOP + PLOT_HEIGHT + BOTTOM
+    title_id = f"attendance-chart-{circle.pk}"
+    title = f"Members present at the last {len(meetings)} meetings of {circle.name}"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="attendance-chart" role="img" '
+        f'aria-labelledby="{title_id}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<line x1="{LEFT}" y1="{TOP + PLOT_HEIGHT}" x2="{width - LEFT}" '
+        f'y2="{TOP + PLOT_HEIGHT}" stroke="#888" stroke-width="1"/>',
+    ]
+    if not meetings:
+        parts.append(f'<text x="{LEFT}" y="{TOP + PLOT_HEIGHT // 2}">No meetings yet.</text>')
+    for index, meeting in enumerate(meetings):
+        day = timezone.localtime(meeting.starts_at, circle.zone).date()
+        bar_height = round(PLOT_HEIGHT * meeting.present / top)
+        x = LEFT + index * (BAR + GAP) + GAP // 2
+        y = TOP + PLOT_HEIGHT - bar_height
+        label = f"{day:%a %d %b %Y}: {meeting.present} of {circle.capacity} present"
+        parts.append(
+            f'<rect class="bar" x="{x}" y="{y}" width="{BAR}" height="{bar_height}" '
+            f'fill="#417690"><title>{escape(label)}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{x + BAR // 2}" y="{y - 4}" font-size="10" text-anchor="middle" '
+            f'aria-hidden="true">{meeting.present}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def attendance_chart_response(circle: Circle) -> HttpResponse:
+    svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + attendance_chart_svg(circle)
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    # Opened on its own, the image may run nothing and load nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
