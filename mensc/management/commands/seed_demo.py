@@ -1,21 +1,177 @@
-"""Idempotent demo data for the embedded default (README's run command)."""
+"""Idempotent demo data for the embedded default (README's run command).
+
+Four circles in four time zones, each with a facilitator, members, agreements,
+a few weeks of held meetings (RSVPs and attendance) and the coming weeks
+scheduled. Everything is keyed by email or slug, so a second run creates
+nothing; a circle's history is made only when the circle itself is.
+"""
 
 from __future__ import annotations
 
+import random
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Credential, User
+from circles import services
+from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
+from circles.scheduling import DEFAULT_WEEKS, schedule_circle
+from mensc.routers import CREDS_DB
 
 # Published on purpose: seed_demo runs only with DEBUG on.
 DEMO_PASSWORD = "circle-demo-2026"
 DEMO_ADMIN = "admin@example.com"
+DEMO_FACILITATOR = "marcus.reyes@example.com"
+DEMO_MEMBER = "daniel.kim@example.com"
+FACILITATORS_GROUP = "Facilitators"
+HISTORY_WEEKS = 8
+
+AGREEMENTS = """\
+Confidentiality: what is said in the circle stays in the circle. We share our own \
+stories outside it, never another man's.
+Presence: we arrive on time, put phones away, and tell the facilitator ahead of time \
+when we can't come.
+Respect: we speak from our own experience, listen without fixing or advising unless \
+asked, and leave room for every man to speak.
+Commitment: we come back week after week; a man who wants to leave says so in the circle."""
+
+
+@dataclass(frozen=True)
+class CircleSpec:
+    slug: str
+    name: str
+    fields: dict[str, Any]
+    facilitator: tuple[str, str]
+    members: list[tuple[str, str]]
+    pending: list[tuple[str, str]] = field(default_factory=list)
+
+
+CIRCLES = [
+    CircleSpec(
+        slug="mission-tuesday",
+        name="Mission Tuesday Circle",
+        fields={
+            "description": "A weekly in-person circle for men in San Francisco. All ages, "
+            "all walks of life; come as you are.",
+            "time_zone": "America/Los_Angeles",
+            "weekday": 1,
+            "start_time": time(19, 0),
+            "frequency": Circle.Frequency.WEEKLY,
+            "location_kind": Circle.LocationKind.IN_PERSON,
+            "public_area": "Mission District, San Francisco",
+            "private_address": "Friends Meeting House, 65 Ninth Street, San Francisco\n"
+            "Side door, upstairs room",
+            "capacity": 10,
+            "status": Circle.Status.OPEN,
+        },
+        facilitator=(DEMO_FACILITATOR, "Marcus Reyes"),
+        members=[
+            (DEMO_MEMBER, "Daniel Kim"),
+            ("jorge.alvarez@example.com", "Jorge Alvarez"),
+            ("ethan.walsh@example.com", "Ethan Walsh"),
+            ("samuel.okafor@example.com", "Samuel Okafor"),
+            ("tom.nguyen@example.com", "Tom Nguyen"),
+            ("ben.carter@example.com", "Ben Carter"),
+        ],
+        pending=[("noah.bennett@example.com", "Noah Bennett")],
+    ),
+    CircleSpec(
+        slug="london-online",
+        name="London Online Circle",
+        fields={
+            "description": "Every other Thursday evening, online, for men across the UK.",
+            "time_zone": "Europe/London",
+            "weekday": 3,
+            "start_time": time(20, 0),
+            "frequency": Circle.Frequency.BIWEEKLY,
+            "location_kind": Circle.LocationKind.ONLINE,
+            "public_area": "Online (UK evenings)",
+            "video_link": "https://video.example.com/london-circle",
+            "capacity": 6,
+            "status": Circle.Status.FULL,
+        },
+        facilitator=("oliver.hughes@example.com", "Oliver Hughes"),
+        members=[
+            ("james.patel@example.com", "James Patel"),
+            ("harry.thompson@example.com", "Harry Thompson"),
+            ("george.adeyemi@example.com", "George Adeyemi"),
+            ("callum.fraser@example.com", "Callum Fraser"),
+            ("rhys.evans@example.com", "Rhys Evans"),
+        ],
+        pending=[
+            ("aidan.clarke@example.com", "Aidan Clarke"),
+            ("kwame.mensah@example.com", "Kwame Mensah"),
+        ],
+    ),
+    CircleSpec(
+        slug="sydney-harbour",
+        name="Sydney Harbour Circle",
+        fields={
+            "description": "First Saturday morning of the month, in the hall or on video.",
+            "time_zone": "Australia/Sydney",
+            "weekday": 5,
+            "start_time": time(9, 30),
+            "duration_minutes": 120,
+            "frequency": Circle.Frequency.MONTHLY,
+            "week_of_month": 1,
+            "location_kind": Circle.LocationKind.HYBRID,
+            "public_area": "Inner West, Sydney",
+            "private_address": "Marrickville Community Hall, 1 Hall Street, Marrickville",
+            "video_link": "https://video.example.com/sydney-harbour",
+            "capacity": 8,
+            "status": Circle.Status.OPEN,
+        },
+        facilitator=("liam.oconnor@example.com", "Liam O'Connor"),
+        members=[
+            ("jack.murray@example.com", "Jack Murray"),
+            ("nathan.tran@example.com", "Nathan Tran"),
+            ("lachlan.scott@example.com", "Lachlan Scott"),
+            ("mateo.silva@example.com", "Mateo Silva"),
+        ],
+        pending=[("josh.williams@example.com", "Josh Williams")],
+    ),
+    CircleSpec(
+        slug="fathers-circle",
+        name="Fathers' Circle",
+        fields={
+            "description": "Invite-only circle for fathers of young children.",
+            "is_listed": False,
+            "time_zone": "America/Chicago",
+            "weekday": 0,
+            "start_time": time(18, 30),
+            "frequency": Circle.Frequency.WEEKLY,
+            "location_kind": Circle.LocationKind.IN_PERSON,
+            "public_area": "Logan Square, Chicago",
+            "private_address": "2750 N Milwaukee Ave, back room of the bookshop",
+            "capacity": 8,
+            "status": Circle.Status.OPEN,
+        },
+        facilitator=("darnell.brooks@example.com", "Darnell Brooks"),
+        members=[
+            ("andre.jackson@example.com", "Andre Jackson"),
+            ("kevin.mueller@example.com", "Kevin Mueller"),
+            ("luis.romero@example.com", "Luis Romero"),
+            ("patrick.doyle@example.com", "Patrick Doyle"),
+        ],
+    ),
+]
 
 
 class Command(BaseCommand):
-    help = "Create demo accounts (idempotent). Refuses to run with DEBUG off unless --force."
+    help = (
+        "Create demo accounts, circles and meetings (idempotent). "
+        "Refuses to run with DEBUG off unless --force."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -28,10 +184,182 @@ class Command(BaseCommand):
                 "seed_demo creates accounts with a published password; it runs only with "
                 "DJANGO_DEBUG on (or --force)."
             )
-        created = 0
-        if not User.objects.filter(email__iexact=DEMO_ADMIN).exists():
-            User.objects.create_superuser(DEMO_ADMIN, DEMO_PASSWORD, full_name="Demo Admin")
-            created += 1
-        self.stdout.write(f"Demo data ready ({created} accounts created).")
+        with transaction.atomic(), transaction.atomic(using=CREDS_DB):
+            accounts, circles, meetings = self.seed()
+        self.stdout.write(
+            f"Demo data ready ({accounts} accounts, {circles} circles, "
+            f"{meetings} meetings created)."
+        )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         self.stdout.write(f"  {DEMO_ADMIN:<28} staff + superuser, /admin/")
+        self.stdout.write(f"  {DEMO_FACILITATOR:<28} facilitator of {CIRCLES[0].name}, /admin/")
+        self.stdout.write(f"  {DEMO_MEMBER:<28} member of {CIRCLES[0].name}, /dashboard/")
+
+    def seed(self) -> tuple[int, int, int]:
+        users, accounts = ensure_users()
+        group, _ = Group.objects.get_or_create(name=FACILITATORS_GROUP)
+        group.user_set.add(*(users[spec.facilitator[0]] for spec in CIRCLES))
+        circles = meetings = 0
+        for spec in CIRCLES:
+            circle, created = Circle.objects.get_or_create(
+                slug=spec.slug,
+                defaults={
+                    "name": spec.name,
+                    # Some weeks back, so every other week has a history.
+                    "starts_on": _weekday_before(spec, weeks=HISTORY_WEEKS * 2),
+                    **spec.fields,
+                },
+            )
+            circles += created
+            ensure_members(circle, spec, users)
+            if created:
+                meetings += seed_history(circle)
+            meetings += schedule_circle(circle, weeks=DEFAULT_WEEKS)
+            if created:
+                seed_upcoming(circle)
+        return accounts, circles, meetings
+
+
+def _people() -> list[tuple[str, str, dict[str, Any]]]:
+    people: list[tuple[str, str, dict[str, Any]]] = [
+        (DEMO_ADMIN, "Demo Admin", {"is_staff": True, "is_superuser": True})
+    ]
+    for spec in CIRCLES:
+        zone = {"time_zone": spec.fields["time_zone"]}
+        people.append((*spec.facilitator, {**zone, "is_staff": True}))
+        people += [(email, name, zone) for email, name in spec.members + spec.pending]
+    return people
+
+
+def ensure_users() -> tuple[dict[str, User], int]:
+    """Every demo account by email, verified, with the demo password; and how many are new.
+
+    The password is hashed once and the credential rows written in bulk: with
+    bcrypt, hashing per user would make the seed take seconds.
+    """
+    people = _people()
+    existing = {
+        user.email.lower(): user
+        for user in User.objects.annotate(lower_email=Lower("email")).filter(
+            lower_email__in=[email for email, _, _ in people]
+        )
+    }
+    now = timezone.now()
+    # An admin from an older seed may predate verification.
+    User.objects.filter(
+        pk__in=[user.pk for user in existing.values()], email_verified_at__isnull=True
+    ).update(email_verified_at=now)
+    new = [
+        User(email=email, full_name=name, email_verified_at=now, **extra)
+        for email, name, extra in people
+        if email not in existing
+    ]
+    if new:
+        User.objects.bulk_create(new)
+        hashed = make_password(DEMO_PASSWORD)
+        Credential.objects.bulk_create(
+            [Credential(user_id=user.pk, password_hash=hashed) for user in new]
+        )
+    return {**existing, **{user.email: user for user in new}}, len(new)
+
+
+def _weekday_before(spec: CircleSpec, *, weeks: int) -> date:
+    """The circle's weekday, about `weeks` weeks before today (its local today)."""
+    zone = zoneinfo.ZoneInfo(spec.fields["time_zone"])
+    day = timezone.localdate(timezone=zone) - timedelta(weeks=weeks)
+    return day - timedelta(days=(day.weekday() - spec.fields["weekday"]) % 7)
+
+
+def ensure_members(circle: Circle, spec: CircleSpec, users: dict[str, User]) -> None:
+    """Facilitator and members active (in join order), agreements v1 accepted, requests in."""
+    if services.current_agreement(circle) is None:
+        services.agreement_publish(circle=circle, text=AGREEMENTS)
+    agreement = services.current_agreement(circle)
+    now = timezone.now()
+    people = [(spec.facilitator[0], Membership.Role.FACILITATOR)] + [
+        (email, Membership.Role.MEMBER) for email, _ in spec.members
+    ]
+    for i, (email, role) in enumerate(people):
+        # The facilitator first, then a man every week or two.
+        joined = now - timedelta(weeks=HISTORY_WEEKS * 2 + 4 - i * 1.5)
+        Membership.objects.get_or_create(
+            circle=circle,
+            user=users[email],
+            defaults={
+                "role": role,
+                "status": Membership.Status.ACTIVE,
+                "requested_at": joined - timedelta(days=5),
+                "decided_at": joined,
+                "joined_at": joined,
+            },
+        )
+    AgreementAcceptance.objects.bulk_create(
+        [AgreementAcceptance(agreement=agreement, user=users[email]) for email, _ in people],
+        ignore_conflicts=True,
+    )
+    for email, _ in spec.pending:
+        user = users[email]
+        if not Membership.objects.filter(circle=circle, user=user).exists():
+            # Through the service, so a full circle puts him on the waitlist.
+            services.membership_request(
+                circle=circle, user=user, agreement_version=agreement.version
+            )
+
+
+def seed_history(circle: Circle) -> int:
+    """The last weeks' meetings, held, with RSVPs and attendance; returns how many."""
+    rng = random.Random(circle.slug)  # noqa: S311  (demo data, not security)
+    today = timezone.localdate(timezone=circle.zone)
+    created = schedule_circle(
+        circle, weeks=HISTORY_WEEKS, today=today - timedelta(weeks=HISTORY_WEEKS)
+    )
+    past = list(
+        Meeting.objects.filter(
+            circle=circle, status=Meeting.Status.SCHEDULED, ends_at__lte=timezone.now()
+        )
+    )
+    Meeting.objects.filter(pk__in=[m.pk for m in past]).update(status=Meeting.Status.HELD)
+    members = list(circle.memberships.active().values_list("user_id", flat=True))
+    rsvps: list[RSVP] = []
+    present: dict[int, list[int]] = {meeting.pk: [] for meeting in past}
+    for meeting in past:
+        for user_id in members:
+            coming = rng.random() < 0.8
+            rsvps.append(
+                RSVP(
+                    meeting=meeting,
+                    user_id=user_id,
+                    response=RSVP.Response.YES if coming else RSVP.Response.NO,
+                    responded_at=meeting.starts_at - timedelta(hours=rng.randint(4, 72)),
+                )
+            )
+            # Now and then a man says yes and doesn't come: an unexcused absence.
+            if coming and rng.random() < 0.9:
+                present[meeting.pk].append(user_id)
+    RSVP.objects.bulk_create(rsvps, ignore_conflicts=True)
+    for meeting in past:
+        # Unexcused for everyone, excused for an early "no"; then who came.
+        services.attendance_prefill(meeting=meeting)
+        Attendance.objects.filter(meeting=meeting, user_id__in=present[meeting.pk]).update(
+            status=Attendance.Status.PRESENT
+        )
+    return created
+
+
+def seed_upcoming(circle: Circle) -> None:
+    """A few answers for the next meeting, and one later meeting cancelled."""
+    upcoming = list(circle.meetings.upcoming()[:3])
+    if not upcoming:
+        return
+    members = list(circle.memberships.active().select_related("user").order_by("joined_at", "pk"))
+    for membership, response in zip(members[:4], ["yes", "yes", "no", "yes"], strict=False):
+        services.rsvp_set(
+            meeting=upcoming[0],
+            user=membership.user,
+            response=response,
+            channel=RSVP.Channel.WEB,
+        )
+    if len(upcoming) == 3:
+        services.meeting_cancel(
+            meeting=upcoming[2], note="Facilitator away this week: no circle. See you next time."
+        )

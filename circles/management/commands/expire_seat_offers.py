@@ -1,0 +1,20 @@
+"""Cron (hourly): pass expired seat offers on to the next man on the waitlist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from circles.services import offers_expire
+
+
+class Command(BaseCommand):
+    help = (
+        "Move expired seat offers to the back of the waitlist and offer the seats on. "
+        "Safe to run on several hosts at once."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        expired = offers_expire()
+        self.stdout.write(f"Expired {expired} seat offers.")
