@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import phonenumbers
@@ -8,6 +9,7 @@ from django.contrib.auth import forms as auth_forms
 
 from accounts import throttle
 from accounts.models import User
+from mensc.notify import notify
 
 PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
 PHONE_NEEDED_FOR_SMS = "Add a mobile number to get text messages."
@@ -76,6 +78,24 @@ class SignInForm(auth_forms.AuthenticationForm):
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        # Through the notification log like every other message.
+        notify(
+            user=context["user"],
+            kind="password_reset",
+            subject_key=f"reset:{hashlib.sha256(context['token'].encode()).hexdigest()[:32]}",
+            template="password_reset",
+            context=context,
+        )
+
     def get_users(self, email: str) -> Iterator[User]:
         # Django skips users without a usable password. A member who signed up
         # with Google has none, and a reset link is how he sets one: owning

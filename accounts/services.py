@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
-from mensc.emails import send_email
+from mensc.notify import notify
 from mensc.routers import CREDS_DB
 
 VERIFY_SALT = "accounts.verify-email"
@@ -50,9 +51,16 @@ def verification_token(user: User) -> str:
 
 
 def verification_send(*, user: User) -> None:
-    """Email the member a link that verifies his address."""
-    path = reverse("accounts:verify_email", args=[verification_token(user)])
-    send_email("verify_email", user.email, {"user": user, "url": settings.SITE_URL + path})
+    """Email the member a link that verifies his address (each link is its own message)."""
+    token = verification_token(user)
+    path = reverse("accounts:verify_email", args=[token])
+    notify(
+        user=user,
+        kind="verify_email",
+        subject_key=f"verify:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
+        template="verify_email",
+        context={"url": settings.SITE_URL + path},
+    )
 
 
 def user_sign_up(*, user: User) -> User:

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from circles import messages
 from circles.models import (
     RSVP,
     Agreement,
@@ -135,6 +136,10 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     membership.decided_at = membership.left_at = membership.offer_expires_at = None
     membership.save()
     _sync_full_status(circle)
+    if status == Membership.Status.WAITLISTED:
+        messages.waitlisted(membership)
+    else:
+        messages.join_requested(membership)
     return membership
 
 
@@ -152,6 +157,7 @@ def membership_approve(*, membership: Membership) -> Membership:
     membership.decided_at = membership.joined_at = now
     membership.save(update_fields=["status", "decided_at", "joined_at"])
     _sync_full_status(circle)
+    messages.approved(membership)
     return membership
 
 
@@ -166,6 +172,7 @@ def membership_decline(*, membership: Membership) -> Membership:
     membership.decided_at = timezone.now()
     membership.offer_expires_at = None
     membership.save(update_fields=["status", "decided_at", "offer_expires_at"])
+    messages.declined(membership)
     seat_offer_next(circle=circle)
     return membership
 
@@ -196,9 +203,10 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
         waiting = circle.memberships.waitlist().filter(
             Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
         )
-        for membership in waiting[:free]:
+        for membership in waiting.select_related("user", "circle")[:free]:
             membership.offer_expires_at = now + timedelta(hours=OFFER_HOURS)
             membership.save(update_fields=["offer_expires_at"])
+            messages.seat_offered(membership)
             offered.append(membership)
     _sync_full_status(circle)
     return offered
@@ -264,9 +272,12 @@ def agreement_publish(*, circle: Circle, text: str) -> Agreement:
     """A new version of the agreements; active members must accept it to RSVP."""
     circle = _lock(circle)
     latest = current_agreement(circle)
-    return Agreement.objects.create(
+    agreement = Agreement.objects.create(
         circle=circle, version=(latest.version + 1) if latest else 1, text=text
     )
+    if latest is not None:  # the first version is read when joining
+        messages.agreements_changed(agreement)
+    return agreement
 
 
 # --- Meetings ---------------------------------------------------------------------------
@@ -325,6 +336,8 @@ def meeting_cancel(*, meeting: Meeting, note: str = "") -> Meeting:
     if note:
         meeting.note = note
     meeting.save(update_fields=["status", "note"])
+    if meeting.starts_at > timezone.now():
+        messages.meeting_cancelled(meeting)
     return meeting
 
 

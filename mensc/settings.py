@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -200,14 +202,31 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Men's Circle <circles@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# SendGrid once its key is set (see Vendors), else the console.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="mensc.email_backends.SendGridBackend"
+    if secret("SENDGRID_API_KEY")
+    else "django.core.mail.backends.console.EmailBackend",
+)
 
 # --- Vendors (secrets from the environment only, never a database) ---------------
 
 SENDGRID_API_KEY = secret("SENDGRID_API_KEY")
+# Tests point this at a local fake SendGrid.
+SENDGRID_API_HOST = env.str("SENDGRID_API_HOST", default="https://api.sendgrid.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = secret("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Empty means Twilio's own host; tests point this at a local fake Twilio.
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
+# Like EMAIL_BACKEND: Twilio once fully configured, else texts go to the console.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="mensc.sms.TwilioBackend"
+    if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
+    else "mensc.sms.ConsoleBackend",
+)
 STRIPE_SECRET_KEY = secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = secret("STRIPE_WEBHOOK_SECRET")
@@ -217,6 +236,21 @@ GOOGLE_CLIENT_SECRET = secret("GOOGLE_CLIENT_SECRET")
 GOOGLE_DISCOVERY_URL = env.str(
     "GOOGLE_DISCOVERY_URL", default="https://accounts.google.com/.well-known/openid-configuration"
 )
+
+# --- Background work ----------------------------------------------------------------
+# The embedded default runs tasks at once; production queues them in the
+# database for `manage.py db_worker` (any number, on any hosts).
+
+TASKS = {
+    "default": {
+        "BACKEND": env.str(
+            "TASKS_BACKEND",
+            default="django_tasks.backends.immediate.ImmediateBackend"
+            if EMBEDDED
+            else "django_tasks_db.DatabaseBackend",
+        )
+    }
+}
 
 # --- API --------------------------------------------------------------------------
 
@@ -307,5 +341,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "mensc": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # Six INFO lines per request: too many at 10,000 texts a run.
+        "twilio": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

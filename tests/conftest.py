@@ -6,7 +6,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 from django.core.cache import cache
 from django.db import connections
-from django.test import Client
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
@@ -71,3 +71,12 @@ def capture_all_queries() -> Iterator[dict[str, CaptureQueriesContext]]:
             alias: stack.enter_context(CaptureQueriesContext(connections[alias]))
             for alias in connections
         }
+
+
+def committed():
+    """Run what the block leaves for after commit (message delivery), as a commit would.
+
+    Tests run inside a transaction that never commits, so without this no
+    on_commit callback would ever run.
+    """
+    return TestCase.captureOnCommitCallbacks(execute=True)

@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts import services
 from accounts.models import Credential, User
-from tests.conftest import PASSWORD, make_user, signed_in
+from tests.conftest import PASSWORD, committed, make_user, signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -27,7 +27,8 @@ def verify_link() -> str:
 
 
 def test_sign_up_creates_a_signed_in_unverified_member_and_mails_a_link(client: Client) -> None:
-    response = client.post("/accounts/signup/", FORM)
+    with committed():
+        response = client.post("/accounts/signup/", FORM)
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/settings/"
@@ -86,7 +87,8 @@ def test_sign_up_page_opens_for_anonymous(client: Client) -> None:
 
 
 def test_verification_link_verifies_once(client: Client) -> None:
-    client.post("/accounts/signup/", FORM)
+    with committed():
+        client.post("/accounts/signup/", FORM)
     link = verify_link()
 
     first = client.get(link, follow=True)
@@ -98,7 +100,8 @@ def test_verification_link_verifies_once(client: Client) -> None:
 
 
 def test_verification_works_without_being_signed_in(client: Client) -> None:
-    client.post("/accounts/signup/", FORM)
+    with committed():
+        client.post("/accounts/signup/", FORM)
     link = verify_link()
 
     response = Client().get(link, follow=True)
@@ -148,7 +151,8 @@ def test_a_link_for_an_old_email_address_is_refused(member: User) -> None:
 def test_an_unverified_member_can_ask_for_a_new_link(member: User) -> None:
     client = signed_in(member)
 
-    response = client.post("/accounts/verify/resend/", follow=True)
+    with committed():
+        response = client.post("/accounts/verify/resend/", follow=True)
 
     assert "We sent a new link" in response.content.decode()
     assert mail.outbox[-1].to == [member.email]
@@ -161,7 +165,8 @@ def test_a_verified_member_gets_no_new_link(member: User) -> None:
     Client().get(f"/accounts/verify/{services.verification_token(member)}/")
     mail.outbox.clear()
 
-    response = signed_in(member).post("/accounts/verify/resend/", follow=True)
+    with committed():
+        response = signed_in(member).post("/accounts/verify/resend/", follow=True)
 
     assert services.VERIFY_ALREADY in response.content.decode()
     assert mail.outbox == []

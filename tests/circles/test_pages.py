@@ -7,7 +7,7 @@ from accounts.models import User
 from circles import services
 from circles.models import RSVP, Circle, Membership
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
-from tests.conftest import signed_in
+from tests.conftest import committed, signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -363,15 +363,16 @@ def test_a_newcomer_gets_from_the_landing_page_to_asking_to_join(circle: Circle)
     client = Client()
     home = client.get("/").content.decode()
     assert 'href="/accounts/signup/"' in home and 'href="/circles/"' in home
-    client.post(
-        "/accounts/signup/",
-        {
-            "email": "new@example.com",
-            "full_name": "New Man",
-            "password1": "Quiet-river-stone-47",
-            "password2": "Quiet-river-stone-47",
-        },
-    )
+    with committed():
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": "new@example.com",
+                "full_name": "New Man",
+                "password1": "Quiet-river-stone-47",
+                "password2": "Quiet-river-stone-47",
+            },
+        )
     client.get(re.search(r"https?://[^/]+(/accounts/verify/\S+/)", mail.outbox[-1].body)[1])
     directory = client.get("/circles/").content.decode()
     assert 'href="/circles/brooklyn-tuesday/"' in directory

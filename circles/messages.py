@@ -1,0 +1,95 @@
+"""The messages circle events send, queued in the same transaction as the event."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from circles.models import Agreement, Meeting, Membership
+from circles.selectors import public_name, waitlist_position
+from mensc.notify import notify
+
+BOTH = ("email", "sms")
+
+
+def join_requested(membership: Membership) -> None:
+    """Tell the circle's facilitators that a man asked to join."""
+    circle = membership.circle
+    for facilitator in circle.memberships.facilitating().select_related("user"):
+        notify(
+            user=facilitator.user,
+            kind="join_request",
+            subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
+            template="join_request",
+            context={"circle": circle, "member_name": public_name(membership.user)},
+        )
+
+
+def _to_member(membership: Membership, kind: str, channels=("email",), **context) -> None:
+    notify(
+        user=membership.user,
+        kind=kind,
+        # A man may ask again after leaving: each request is its own subject.
+        subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
+        template=kind,
+        context={"circle": membership.circle, **context},
+        channels=channels,
+    )
+
+
+def waitlisted(membership: Membership) -> None:
+    _to_member(membership, "membership_waitlisted", position=waitlist_position(membership))
+
+
+def approved(membership: Membership) -> None:
+    _to_member(membership, "membership_approved")
+
+
+def declined(membership: Membership) -> None:
+    _to_member(membership, "membership_declined")
+
+
+def seat_offered(membership: Membership) -> None:
+    notify(
+        user=membership.user,
+        kind="seat_offered",
+        subject_key=f"membership:{membership.pk}:{membership.offer_expires_at:%Y%m%d%H%M%S}",
+        template="seat_offered",
+        context={
+            "circle": membership.circle,
+            "expires": timezone.localtime(
+                membership.offer_expires_at, ZoneInfo(membership.user.time_zone)
+            ),
+        },
+        channels=BOTH,
+    )
+
+
+def meeting_cancelled(meeting: Meeting) -> None:
+    for membership in meeting.circle.memberships.active().select_related("user"):
+        notify(
+            user=membership.user,
+            kind="meeting_cancelled",
+            subject_key=f"meeting:{meeting.pk}",
+            template="meeting_cancelled",
+            context={
+                "circle": meeting.circle,
+                "meeting": meeting,
+                "starts": timezone.localtime(
+                    meeting.starts_at, ZoneInfo(membership.user.time_zone)
+                ),
+            },
+            channels=BOTH,
+        )
+
+
+def agreements_changed(agreement: Agreement) -> None:
+    for membership in agreement.circle.memberships.active().select_related("user"):
+        notify(
+            user=membership.user,
+            kind="agreements_changed",
+            subject_key=f"agreement:{agreement.pk}",
+            template="agreements_changed",
+            context={"circle": agreement.circle, "agreement": agreement},
+        )
