@@ -48,6 +48,8 @@ def _next_meeting(user: User) -> Meeting | None:
 
 def reply_to(*, phone: str, text: str) -> str:
     """Act on an inbound text from `phone` and return the answer to send back."""
+    if not phone:  # no sender: nobody to act for
+        return UNKNOWN.format(site=settings.SITE_URL)
     words = text.strip().upper().split()
     word = words[0].strip(".!") if words else ""
     if word in STOP_WORDS:

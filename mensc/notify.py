@@ -314,6 +314,8 @@ def update_delivery_status(*, provider_id: str, status: str) -> bool:
         "undelivered": Notification.Status.FAILED_PERMANENT,
         "failed": Notification.Status.FAILED_PERMANENT,
     }
+    if not provider_id:  # emails and unsent texts have none: never match them
+        return False
     new = mapping.get(status)
     rows = Notification.objects.filter(provider_id=provider_id)
     if new is None:
