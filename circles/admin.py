@@ -20,14 +20,14 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from accounts.models import User
-from circles import admin_views, services
+from circles import admin_views, broadcasts, services
 from circles.models import (
     Agreement,
     Attendance,
@@ -38,6 +38,8 @@ from circles.models import (
 )
 from circles.selectors import SEAT_HOLDING
 from circles.services import CircleError
+
+CHOOSE_ONE_CIRCLE = "Choose one of your circles to message."
 
 # --- Scope ------------------------------------------------------------------------------
 
@@ -164,6 +166,9 @@ class CircleAdmin(CircleScopedAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [AgreementInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # Extends admin/circles/circle/change_form.html with a "Message this circle" link.
+    change_form_template = "admin/circles/circle_change_form.html"
+    actions = ["message_circle"]
 
     def circle_id_of(self, obj: Circle) -> int:
         return obj.pk
@@ -208,6 +213,7 @@ class CircleAdmin(CircleScopedAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("at-risk/", wrap(self.at_risk_view), name=f"{name}_at_risk"),
+            path("<path:object_id>/message/", wrap(self.message_view), name=f"{name}_message"),
             path(
                 "<path:object_id>/attendance.csv",
                 wrap(self.attendance_csv_view),
@@ -240,6 +246,56 @@ class CircleAdmin(CircleScopedAdmin):
             "waiting_days": admin_views.WAITING_DAYS,
         }
         return TemplateResponse(request, "admin/circles/circle/at_risk.html", context)
+
+    @admin.action(description="Message this circle", permissions=["change"])
+    def message_circle(
+        self, request: HttpRequest, queryset: QuerySet[Circle]
+    ) -> HttpResponse | None:
+        # The queryset is already scoped: a forged id outside his circles is not in it.
+        circles = list(queryset.values_list("pk", flat=True)[:2])
+        if len(circles) != 1:
+            self.message_user(request, CHOOSE_ONE_CIRCLE, messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:circles_circle_message", args=[circles[0]]))
+
+    def message_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        circle = self.get_object(request, unquote(object_id))  # 404 outside his circles
+        if not self.has_change_permission(request, circle):
+            raise PermissionDenied
+        form = admin_views.BroadcastForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                queued = broadcasts.broadcast_send(
+                    circle=circle,
+                    sender=request.user,
+                    title=data["title"],
+                    text=data["text"],
+                    channels=data["channels"],
+                    key=data["key"],
+                )
+            except CircleError as error:
+                form.add_error(None, error.message)
+            else:
+                done = admin_views.broadcast_summary(queued, data["channels"])
+                self.log_change(request, circle, done)
+                self.message_user(
+                    request, f"{circle}: {done}", messages.SUCCESS if queued else messages.WARNING
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:circles_circle_change", args=[circle.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Message {circle.name}",
+            "opts": self.opts,
+            "original": circle,
+            "form": form,
+            "recipients": len(broadcasts.recipients(circle, sender=request.user)),
+            "used": broadcasts.broadcasts_in_window(circle),
+            "limit": broadcasts.BROADCASTS_PER_WINDOW,
+        }
+        return TemplateResponse(request, "admin/circles/broadcast.html", context)
 
     def attendance_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return admin_views.attendance_csv(self._viewable_circle(request, object_id))

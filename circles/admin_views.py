@@ -1,8 +1,9 @@
 """What the facilitator admin needs beyond Django's own pages.
 
-Forms, reads for the "At risk" page, the attendance CSV and the attendance
-chart. Each read takes the circles already scoped to the facilitator
-(circles/admin.py) and runs a fixed number of queries whatever the data size.
+Forms (including "Message this circle"), reads for the "At risk" page, the
+attendance CSV and the attendance chart. Each read takes the circles already
+scoped to the facilitator (circles/admin.py) and runs a fixed number of queries
+whatever the data size.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from django import forms
 from django.contrib.admin.views.main import ChangeList
@@ -21,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import User
+from circles import broadcasts
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from circles.selectors import public_name
 
@@ -110,6 +113,61 @@ def note_form_for(
             "allowed": frozenset((m.circle_id, m.user_id) for m in memberships),
         },
     )
+
+
+class BroadcastForm(forms.Form):
+    """What a facilitator writes to his circle; limits from circles.broadcasts."""
+
+    # One key per form shown: a second submit of the same form sends nothing.
+    key = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["key"].initial = uuid4().hex
+
+    channels = forms.MultipleChoiceField(
+        choices=[("email", "Email"), ("sms", "SMS (text message)")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["email"],
+        help_text="Each man gets it only on the channels he accepts messages from facilitators.",
+        error_messages={"required": "Choose email, SMS or both."},
+    )
+    title = forms.CharField(
+        max_length=broadcasts.MAX_TITLE,
+        required=False,
+        help_text="The email's subject (not used in a text message).",
+    )
+    text = forms.CharField(
+        label="Message",
+        max_length=broadcasts.MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text=(
+            f"Up to {broadcasts.MAX_TEXT} characters; "
+            f"{broadcasts.MAX_SMS_TEXT} when sent by SMS. Signed with your first name."
+        ),
+        error_messages={"required": "Write a message."},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        channels, text = cleaned.get("channels") or [], cleaned.get("text") or ""
+        if "email" in channels and not cleaned.get("title"):
+            self.add_error("title", "An email needs a title.")
+        if "sms" in channels and len(text) > broadcasts.MAX_SMS_TEXT:
+            self.add_error(
+                "text",
+                f"A text message can be at most {broadcasts.MAX_SMS_TEXT} characters "
+                f"(this one has {len(text)}). Shorten it, or send it by email only.",
+            )
+        return cleaned
+
+
+def broadcast_summary(queued: int, channels: list[str]) -> str:
+    """What the facilitator sees, and the admin history keeps, after "Send"."""
+    if not queued:
+        return "Nobody in the circle takes messages by the chosen channels: nothing was sent."
+    names = " and ".join("SMS" if c == "sms" else "email" for c in channels)
+    return f"Messaged the circle: {queued} message{'s' if queued != 1 else ''} queued by {names}."
 
 
 class NoteChangeList(ChangeList):

@@ -112,6 +112,9 @@ def test(argv: list[str]) -> None:
     run([str(PYTHON), "-m", "ruff", "check", "."])
     say("ruff format --check")
     run([str(PYTHON), "-m", "ruff", "format", "--check", "."])
+    if not argv:
+        say("benchmarks (pytest -m perf): figures, not pass/fail on time")
+        run([str(PYTHON), "-m", "pytest", "-m", "perf", "-p", "no:xdist", "-q"], env=env)
     say("pytest")
     # Two workers: the machine (and CI) has two cores.
     run([str(PYTHON), "-m", "pytest", "-n", "2", *argv], env=env)
