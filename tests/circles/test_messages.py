@@ -228,3 +228,15 @@ def test_reminders_show_the_time_in_the_members_time_zone(
     body = Notification.objects.get(kind="reminder_24h").body
     local = timezone.localtime(starts, __import__("zoneinfo").ZoneInfo("Europe/London"))
     assert local.strftime("%H:%M") in body
+
+
+def test_delivering_a_message_twice_sends_it_once(circle: Circle, circle_member: User) -> None:
+    from circles import messages
+
+    messages.agreements_changed(services.agreement_publish(circle=circle, text="v2"))
+    row = Notification.objects.get(kind="agreements_changed")
+
+    first, second = notify.deliver(row.pk), notify.deliver(row.pk)
+
+    assert (first.sent, second.sent) == (1, 0)
+    assert len(mail.outbox) == 1
