@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from billing import receivers, stripe_gateway  # noqa: F401  (connects the handlers)
+
+        stripe_gateway.configure()
+        stripe_gateway.keep_secret_key_out_of_database()

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import User
+from billing.selectors import PAST_DUE, dues_statuses
 from circles import broadcasts
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from circles.selectors import public_name
@@ -199,6 +200,8 @@ class CircleAtRisk:
     circle: Circle
     drifting: list[Membership] = field(default_factory=list)
     waiting: list[Membership] = field(default_factory=list)
+    # Lapsed dues: the status word only, never amounts. Nobody is removed for it.
+    dues: list[Membership] = field(default_factory=list)
 
 
 def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
@@ -248,6 +251,13 @@ def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
     )
     for membership in waiting:
         report[membership.circle_id].waiting.append(membership)
+    active = list(
+        Membership.objects.active().filter(circle_id__in=circle_ids).select_related("user")
+    )
+    statuses = dues_statuses(m.user_id for m in active)
+    for membership in active:
+        if statuses[membership.user_id].word == PAST_DUE:
+            report[membership.circle_id].dues.append(membership)
     return list(report.values())
 
 

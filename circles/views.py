@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing.selectors import dues_status
 from circles import calendar, selectors, services
 from circles.forms import (
     AgreementForm,
@@ -157,7 +158,8 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "circles/dashboard.html", selectors.dashboard(request.user))
+    context = {**selectors.dashboard(request.user), "dues": dues_status(request.user)}
+    return render(request, "circles/dashboard.html", context)
 
 
 @login_required

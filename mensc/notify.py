@@ -57,6 +57,8 @@ KINDS: dict[str, str | None] = {
     "meeting_cancelled": "updates",
     "agreements_changed": "updates",
     "broadcast": "broadcasts",
+    # Dues: about his own account, like the account emails.
+    "dues_past_due": None,
 }
 AT_MOST_ONCE_KINDS = {"reminder_24h", "reminder_2h"}
 

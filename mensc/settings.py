@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "djstripe",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -230,6 +231,21 @@ SMS_BACKEND = env.str(
 STRIPE_SECRET_KEY = secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = secret("STRIPE_WEBHOOK_SECRET")
+# Tests point the stripe client at a local fake Stripe API.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith("sk_live_")
+# The API version dj-stripe 2.11 is built for (its DEFAULT_STRIPE_API_VERSION);
+# without it requests go out with the stripe library's newer default.
+STRIPE_API_VERSION = "2026-05-27.dahlia"
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# dj-stripe 2.11's own migrations take over a minute to plan (hundreds of
+# RemoveField steps re-render the model state): one generated initial
+# migration of its current models is created in a second. A new database
+# only; regenerate after upgrading dj-stripe (see billing/djstripe_migrations).
+MIGRATION_MODULES = {"djstripe": "billing.djstripe_migrations"}
+# We verify webhooks ourselves (billing.views.stripe_webhook) with STRIPE_WEBHOOK_SECRET from
+# the environment; dj-stripe's own endpoint and its stored secrets are unused.
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_CLIENT_SECRET = secret("GOOGLE_CLIENT_SECRET")
 # Tests point this at a local fake OpenID provider.
@@ -343,5 +359,6 @@ LOGGING = {
         "mensc": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         # Six INFO lines per request: too many at 10,000 texts a run.
         "twilio": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "stripe": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import api as accounts_api
+from billing import views as billing_views
 from circles import webhooks
 from mensc import api, views
 
@@ -36,6 +37,8 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("accounts/", include("accounts.urls")),
     path("", include("circles.urls")),
+    path("billing/", include("billing.urls")),
+    path("stripe/webhook/", billing_views.stripe_webhook, name="stripe_webhook"),
     path("webhooks/twilio/sms/", webhooks.inbound_sms, name="twilio_sms"),
     path("webhooks/twilio/status/", webhooks.delivery_status, name="twilio_status"),
     path("admin/", admin.site.urls),

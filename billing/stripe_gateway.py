@@ -1,0 +1,169 @@
+"""Stripe: the one module (with dj-stripe) that talks to the Stripe API.
+
+Secrets come from the environment and are never written to a database:
+- webhooks are verified here with STRIPE_WEBHOOK_SECRET, then handed to
+  dj-stripe's event processing (its own endpoint, which stores endpoint
+  secrets and, with DEBUG on, trusts an X-Djstripe-Webhook-Secret header, is
+  not mounted);
+- dj-stripe would store the secret key in its APIKey table the first time it
+  needs the account behind a key; `_account_for_key` replaces that lookup with
+  one that keeps only the (non-secret) account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import stripe
+from django.conf import settings
+from djstripe.models import Account, Customer, Event, Price
+from djstripe.settings import djstripe_settings
+
+from accounts.models import User
+from billing.models import DuesTier
+from mensc.transport import TransportError
+
+logger = logging.getLogger("mensc.billing")
+
+WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
+
+
+class WebhookError(Exception):
+    """A webhook request that is not a genuine, fresh Stripe event."""
+
+
+def is_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET)
+
+
+def configure() -> None:
+    """Point the stripe library at the configured API (a local fake in tests)."""
+    stripe.api_base = settings.STRIPE_API_BASE
+    # No usage data about our requests goes to Stripe.
+    stripe.enable_telemetry = False
+
+
+def _vendor_error(error: stripe.StripeError) -> TransportError:
+    status = getattr(error, "http_status", None) or 0
+    transient = status >= 500 or status == 429 or isinstance(error, stripe.APIConnectionError)
+    message = f"Stripe {status or 'unreachable'}: {error.user_message or ''}"[:200]
+    return TransportError(message, permanent=not transient)
+
+
+def price_sync(price_id: str) -> Price:
+    """Fetch a Price from Stripe into dj-stripe's tables (and check it is recurring)."""
+    try:
+        data = stripe.Price.retrieve(
+            price_id,
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    if not data.get("recurring"):
+        raise TransportError("That Stripe price is not recurring.", permanent=True)
+    return Price.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+
+
+def customer_for(user: User) -> Customer:
+    """The member's Stripe customer (dj-stripe), created on first use."""
+    try:
+        customer, _ = Customer.get_or_create(subscriber=user)
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return customer
+
+
+def checkout_url(*, user: User, tier: DuesTier, success_url: str, cancel_url: str) -> str:
+    """A Stripe Checkout Session (subscription) for `tier`; the browser goes to its URL."""
+    customer = customer_for(user)
+    try:
+        session = stripe.checkout.Session.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            mode="subscription",
+            customer=customer.id,
+            client_reference_id=str(user.pk),
+            line_items=[{"price": tier.stripe_price_id, "quantity": 1}],
+            success_url=success_url,
+            cancel_url=cancel_url,
+            metadata={"user_id": str(user.pk), "tier_id": str(tier.pk)},
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return session.url
+
+
+def portal_url(*, user: User, return_url: str) -> str:
+    """A Billing Portal session where the member changes tier or card, or cancels."""
+    customer = customer_for(user)
+    try:
+        session = stripe.billing_portal.Session.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            customer=customer.id,
+            return_url=return_url,
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return session.url
+
+
+def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
+    """The event in a webhook request, if Stripe signed it recently with our secret."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise WebhookError("Webhooks are not configured.")
+    try:
+        # The signature alone first: stripe.Webhook.construct_event crashes on
+        # a signed body that is JSON but not an object.
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"),
+            signature,
+            settings.STRIPE_WEBHOOK_SECRET,
+            tolerance=WEBHOOK_TOLERANCE,
+        )
+        data = json.loads(payload)
+    except stripe.SignatureVerificationError as error:
+        raise WebhookError("Invalid or expired signature.") from error
+    except ValueError as error:  # also UnicodeDecodeError
+        raise WebhookError("Malformed JSON.") from error
+    if not isinstance(data, dict) or data.get("object") != "event" or "id" not in data:
+        raise WebhookError("Not a Stripe event.")
+    return data
+
+
+def process_event(data: dict[str, Any]) -> Event:
+    """Hand a verified event to dj-stripe (idempotent: a replayed event does nothing)."""
+    return Event.process(data=data, api_key=settings.STRIPE_SECRET_KEY)
+
+
+# --- Keeping the secret key out of dj-stripe's APIKey table ----------------------------
+
+_accounts: dict[str, str] = {}
+
+
+def _account_for_key(cls: type[Account], api_key: str) -> Account:
+    """dj-stripe's Account.get_or_retrieve_for_api_key, minus storing the key."""
+    fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
+    account_id = _accounts.get(fingerprint)
+    if account_id:
+        account = cls.objects.filter(id=account_id).first()
+        if account is not None:
+            return account
+    data = cls.stripe_class.retrieve(
+        api_key=api_key, stripe_version=djstripe_settings.STRIPE_API_VERSION
+    )
+    # As dj-stripe does: a stub first, because syncing the account looks it up.
+    account, created = cls.objects.get_or_create(id=data["id"])
+    _accounts[fingerprint] = account.id
+    if created:
+        cls.sync_from_stripe_data(data, api_key=api_key)
+        account.refresh_from_db()
+    return account
+
+
+def keep_secret_key_out_of_database() -> None:
+    Account.get_or_retrieve_for_api_key = classmethod(_account_for_key)

@@ -1,0 +1,261 @@
+"""Scholarships, offline payments, and who sees amounts and reasons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from billing import services
+from billing.models import DuesTier, OfflinePayment, Scholarship
+from billing.selectors import dues_status
+from tests.conftest import make_user, signed_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+REASON = "Lost my job in March; back on my feet by summer."
+
+
+@pytest.fixture
+def treasurer(db) -> User:
+    user = make_user("tess@example.com", full_name="Tess Treasurer", is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name="Treasurers")[0])
+    return user
+
+
+def ask(member: User, kind: str = "waived") -> Scholarship:
+    response = signed_in(member).post(
+        "/billing/scholarship/", {"kind": kind, "reason": REASON}, follow=True
+    )
+    assert "A treasurer will answer you" in response.content.decode()
+    return Scholarship.objects.get(user=member)
+
+
+def test_a_member_asks_and_a_treasurer_waives_his_dues_until_a_date(
+    member: User, treasurer: User
+) -> None:
+    scholarship = ask(member)
+    until = timezone.localdate() + timedelta(days=90)
+    admin = signed_in(treasurer)
+
+    page = admin.post(
+        "/admin/billing/scholarship/",
+        {
+            "action": "approve",
+            "_selected_action": [scholarship.pk],
+            "apply": "1",
+            "until": until.isoformat(),
+        },
+        follow=True,
+    )
+
+    assert "Decided" in page.content.decode()
+    assert dues_status(member).word == "waived"
+    assert dues_status(member).until == until
+    assert "Waived until" in signed_in(member).get("/billing/").content.decode()
+
+
+def test_a_second_request_while_one_waits_is_refused(member: User) -> None:
+    ask(member)
+
+    response = signed_in(member).post(
+        "/billing/scholarship/", {"kind": "reduced", "reason": "again"}, follow=True
+    )
+
+    assert services.ALREADY_ASKED in response.content.decode()
+    assert Scholarship.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "data", [{"kind": "waived", "reason": ""}, {"kind": "free", "reason": "x"}, {}]
+)
+def test_a_bad_request_is_a_form_error_and_writes_nothing(member: User, data: dict) -> None:
+    response = signed_in(member).post("/billing/scholarship/", data)
+
+    assert response.status_code == 400
+    assert not Scholarship.objects.exists()
+
+
+def test_approving_needs_a_future_end_date(member: User, treasurer: User) -> None:
+    scholarship = ask(member)
+
+    with pytest.raises(services.BillingError, match="end date"):
+        services.scholarship_decide(
+            scholarship=scholarship, by=treasurer, approve=True, until=timezone.localdate()
+        )
+
+    scholarship.refresh_from_db()
+    assert scholarship.status == "requested"
+
+
+def test_a_treasurer_declines_and_nothing_is_waived(member: User, treasurer: User) -> None:
+    scholarship = ask(member)
+
+    services.scholarship_decide(scholarship=scholarship, by=treasurer, approve=False)
+
+    assert Scholarship.objects.get(pk=scholarship.pk).status == "declined"
+    assert dues_status(member).word == "none"
+
+
+def test_an_offline_payment_covers_a_period(member: User, treasurer: User) -> None:
+    today = timezone.localdate()
+    response = signed_in(treasurer).post(
+        "/admin/billing/offlinepayment/add/",
+        {
+            "user": member.pk,
+            "amount_cents": 4500,
+            "currency": "usd",
+            "method": "cash",
+            "covers_from": (today - timedelta(days=5)).isoformat(),
+            "covers_until": (today + timedelta(days=25)).isoformat(),
+        },
+    )
+
+    assert response.status_code == 302
+    payment = OfflinePayment.objects.get()
+    assert payment.recorded_by == treasurer
+    assert dues_status(member).word == "paid offline"
+
+
+def test_an_offline_payment_period_must_go_forward(member: User, treasurer: User) -> None:
+    today = timezone.localdate()
+    response = signed_in(treasurer).post(
+        "/admin/billing/offlinepayment/add/",
+        {
+            "user": member.pk,
+            "amount_cents": 4500,
+            "currency": "usd",
+            "method": "cash",
+            "covers_from": today.isoformat(),
+            "covers_until": (today - timedelta(days=1)).isoformat(),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "must end on or after" in response.content.decode()
+    assert not OfflinePayment.objects.exists()
+
+
+# --- Who sees what ------------------------------------------------------------------------
+
+BILLING_ADMIN = [
+    "/admin/billing/scholarship/",
+    "/admin/billing/offlinepayment/",
+    "/admin/billing/duestier/",
+]
+
+
+@pytest.mark.parametrize("url", BILLING_ADMIN)
+def test_only_treasurers_and_superusers_reach_amounts_and_reasons(
+    url: str, member: User, staff: User, treasurer: User, superuser: User
+) -> None:
+    ask(member)
+    OfflinePayment.objects.create(
+        user=member,
+        amount_cents=4500,
+        method="cash",
+        covers_from=timezone.localdate(),
+        covers_until=timezone.localdate(),
+    )
+    DuesTier.objects.create(name="Standard", amount_cents=1500, stripe_price_id="price_x")
+
+    assert Client().get(url).status_code == 302
+    assert signed_in(member).get(url).status_code == 302
+    assert signed_in(staff).get(url).status_code == 403  # a facilitator is staff
+    assert signed_in(treasurer).get(url).status_code == 200
+    assert signed_in(superuser).get(url).status_code == 200
+
+
+def test_the_reason_is_shown_to_treasurers_only(member: User, staff: User, treasurer: User) -> None:
+    scholarship = ask(member)
+    url = f"/admin/billing/scholarship/{scholarship.pk}/change/"
+
+    assert REASON in signed_in(treasurer).get(url).content.decode()
+    assert signed_in(staff).get(url).status_code == 403
+    assert REASON not in signed_in(member).get("/billing/").content.decode()
+
+
+def test_a_member_sees_his_own_dues_only(member: User, outsider: User) -> None:
+    OfflinePayment.objects.create(
+        user=outsider,
+        amount_cents=4500,
+        method="cash",
+        covers_from=timezone.localdate(),
+        covers_until=timezone.localdate() + timedelta(days=30),
+    )
+
+    page = signed_in(member).get("/billing/").content.decode()
+
+    assert "None" in page
+    assert "Paid offline" not in page
+
+
+@pytest.mark.parametrize("url", ["/billing/", "/billing/success/"])
+def test_billing_pages_need_sign_in(url: str) -> None:
+    assert Client().get(url)["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize(
+    "url", ["/billing/portal/", "/billing/scholarship/", "/billing/checkout/1/"]
+)
+def test_billing_posts_need_sign_in(url: str) -> None:
+    assert Client().post(url)["Location"].startswith("/accounts/login/")
+
+
+def test_without_stripe_keys_billing_says_payments_are_not_configured(
+    member: User, settings
+) -> None:
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""
+    tier = DuesTier.objects.create(name="Standard", amount_cents=1500, stripe_price_id="price_x")
+    client = signed_in(member)
+
+    page = client.get("/billing/")
+    checkout = client.post(f"/billing/checkout/{tier.pk}/", follow=True)
+    portal = client.post("/billing/portal/", follow=True)
+
+    assert "not configured" in page.content.decode()
+    assert "not configured" in checkout.content.decode()
+    assert "not configured" in portal.content.decode()
+
+
+def test_checkout_for_an_unknown_or_retired_tier_is_404(member: User) -> None:
+    retired = DuesTier.objects.create(
+        name="Old", amount_cents=1500, stripe_price_id="price_old", is_active=False
+    )
+
+    assert signed_in(member).post("/billing/checkout/999/").status_code == 404
+    assert signed_in(member).post(f"/billing/checkout/{retired.pk}/").status_code == 404
+
+
+def test_a_stripe_outage_at_checkout_is_a_message_not_a_500(
+    member: User, stripe_fake, tier: DuesTier
+) -> None:
+    stripe_fake.fail_next(10, status=500, should_retry=False)
+
+    response = signed_in(member).post(f"/billing/checkout/{tier.pk}/", follow=True)
+
+    assert response.status_code == 200
+    assert "Payments are unavailable right now" in response.content.decode()
+
+
+def test_a_treasurer_adds_a_tier_for_a_real_recurring_stripe_price(
+    treasurer: User, stripe_fake
+) -> None:
+    from djstripe.models import Price
+
+    price = stripe_fake.add_price(2500, nickname="Sustaining")
+    admin = signed_in(treasurer)
+    form = {"name": "Sustaining", "amount_cents": 2500, "currency": "usd", "order": 1}
+
+    refused = admin.post("/admin/billing/duestier/add/", {**form, "stripe_price_id": "price_nope"})
+    added = admin.post("/admin/billing/duestier/add/", {**form, "stripe_price_id": price["id"]})
+
+    assert refused.status_code == 200
+    assert "Stripe does not accept this price" in refused.content.decode()
+    assert added.status_code == 302
+    assert DuesTier.objects.get().stripe_price_id == price["id"]
+    assert Price.objects.filter(id=price["id"]).exists()  # synced through dj-stripe
