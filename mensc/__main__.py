@@ -1,7 +1,7 @@
 """The README's two commands, runnable on a machine that has only Python 3.11+.
 
     python3 -m mensc run    # virtualenv, install, migrate, demo data, serve on :8000
-    python3 -m mensc test   # virtualenv, install, check services, ruff, pytest
+    python3 -m mensc test   # virtualenv, install, check services (+ nginx), ruff, pytest
 
 Standard library only: this runs before anything is installed.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,6 +92,65 @@ def check_reachable(name: str, url: str, variable: str) -> str | None:
         return f"{name} is not reachable at {host}:{port} ({reason}); start it or set {variable}"
 
 
+NGINX_PATHS = ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+
+
+def nginx_binary() -> str | None:
+    """Where nginx is; /usr/sbin is not on every user's PATH."""
+    found = shutil.which("nginx")
+    return found or next((path for path in NGINX_PATHS if os.access(path, os.X_OK)), None)
+
+
+def install_nginx() -> bool:
+    """Install Debian's nginx package without starting it; True when it worked.
+
+    Debian starts a service on install unless policy-rc.d says no; a started
+    nginx would listen on every address on port 80. Container images usually
+    ship that policy already; where they don't, one is put in place for the
+    install and taken away after.
+    """
+    policy = Path("/usr/sbin/policy-rc.d")
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\n# Temporary: no service starts while we install.\nexit 101\n")
+        policy.chmod(0o755)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        for args in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"],
+        ):
+            if subprocess.run(args, env=env).returncode:
+                return False
+    finally:
+        if ours:
+            policy.unlink()
+    return nginx_binary() is not None
+
+
+def ensure_nginx() -> None:
+    """The deploy smoke test puts nginx in front of gunicorn; get it if we can.
+
+    Installs Debian's package when running as root with apt-get (as CI does).
+    Elsewhere the smoke test skips with its reason, except in CI, where a
+    missing nginx fails the run.
+    """
+    if nginx_binary():
+        return
+    in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
+        say("Installing nginx (Debian package) for the deploy smoke test")
+        if install_nginx():
+            return
+        problem = "apt-get could not install nginx"
+    else:
+        problem = "nginx is not installed, and installing it needs root and apt-get"
+    if in_ci:
+        fail(f"{problem}; CI runs the nginx smoke test, so it must have nginx")
+    say(f"{problem}: the nginx smoke test (tests/deploy) will be skipped")
+
+
 def test(argv: list[str]) -> None:
     ensure_venv(TEST_REQUIREMENTS)
     sys.path.insert(0, str(ROOT))
@@ -108,6 +168,7 @@ def test(argv: list[str]) -> None:
     ]
     if missing := [problem for problem in problems if problem]:
         fail("the tests need real services:\n  " + "\n  ".join(missing))
+    ensure_nginx()
     say("ruff check")
     run([str(PYTHON), "-m", "ruff", "check", "."])
     say("ruff format --check")

@@ -81,7 +81,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (and every log line) carries the request id.
+    "mensc.middleware.RequestIdMiddleware",
+    "mensc.middleware.RealIpMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "mensc.middleware.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,7 +123,9 @@ DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=3)
 
 
 def database(var: str, sqlite_name: str) -> dict:
-    config = env.db_url(var, default=f"sqlite:///{VAR_DIR / sqlite_name}")
+    # Through secret(): a URL holds a password and may come from a *_FILE
+    # secret, whose trailing newline would otherwise end up in the name.
+    config = env.db_url_config(secret(var) or f"sqlite:///{VAR_DIR / sqlite_name}")
     if config["ENGINE"] == "django.db.backends.postgresql":
         # A dead database must fail a health check in seconds, not minutes.
         config.setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
@@ -139,7 +145,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and sessions ---------------------------------------------------------
 
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = secret("REDIS_URL")  # may hold a password, so may come from REDIS_URL_FILE
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -198,6 +204,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# Production serves what `collectstatic` wrote (at image build) from the web
+# process through WhiteNoise: content-hashed names cached for a year,
+# precompressed, so nginx or an Ingress in front needs no copy of the files.
+# Off (development, tests), runserver serves /static/ from the app folders.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
+if STATIC_MANIFEST:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 # --- Email ------------------------------------------------------------------------
 
@@ -324,6 +344,18 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Take the client's address from X-Real-IP (mensc.middleware.RealIpMiddleware):
+# only behind a proxy that sets it and where nothing else reaches the app.
+USE_X_REAL_IP = env.bool("USE_X_REAL_IP", default=False)
+# Pages load only our own CSS/JS (htmx from /static/, no inline script or
+# style); forms may post on to Stripe Checkout/Portal and Google sign-in.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self' https://checkout.stripe.com "
+    "https://billing.stripe.com https://accounts.google.com",
+)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     # Only behind a proxy that sets the header itself (nginx in deploy/).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -344,14 +376,20 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["security.W
 # --- Logging ----------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# JSON lines with the request id in production (mensc.log); plain text for a
+# person reading a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "mensc.log.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views import defaults
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
+
+# How long a client should wait before trying again after a 503 (seconds).
+RETRY_AFTER = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,10 +28,33 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def _database_unavailable() -> bool:
+    """Is the error being handled a database we can't reach (or lost mid-request)?
+
+    handler500 runs inside Django's `except` block, so the exception is at hand.
+    """
+    return isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django has already logged the exception with its stack trace (django.request).
+    if _database_unavailable():
+        return service_unavailable(request)
     if _is_api(request):
         return JsonResponse({"detail": "Server error."}, status=500)
     return defaults.server_error(request)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503: a dependency is down, not a bug. Like 500.html, 503.html needs no database."""
+    if _is_api(request):
+        response: HttpResponse = JsonResponse(
+            {"detail": "Service temporarily unavailable."}, status=503
+        )
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -39,11 +69,21 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     return defaults.permission_denied(request, exception)
 
 
-_swagger = SpectacularSwaggerView.as_view(url_name="api:schema")
+# The split view serves Swagger UI's start-up script as a file of its own, so
+# the page needs no inline script; the template's small inline <style> is why
+# this page (DEBUG only) allows inline styles and nothing else does.
+_swagger = SpectacularSwaggerSplitView.as_view(url_name="api:schema")
+API_DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def api_docs(request: HttpRequest) -> HttpResponse:
     """The browsable API docs: a development aid, absent in production."""
     if not settings.DEBUG:
         raise Http404  # answered by page_not_found, as JSON under /api/
-    return _swagger(request)
+    response = _swagger(request)
+    response["Content-Security-Policy"] = API_DOCS_CSP
+    return response

@@ -8,6 +8,11 @@ for _name, _value in SERVICE_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 os.environ.setdefault("SECRET_KEY", "test-" + "k3y-for-the-test-suite-only-" * 3)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
+# Production logs JSON and serves collected static files; tests (and the child
+# processes they start) read plain logs and need no collectstatic. tests/deploy
+# turns both back on where that is the point.
+os.environ.setdefault("LOG_FORMAT", "plain")
+os.environ.setdefault("STATIC_MANIFEST", "False")
 # Each pytest-xdist worker (and a plain run) keeps its own cache keys.
 os.environ.setdefault(
     "CACHE_KEY_PREFIX", "mensc-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")

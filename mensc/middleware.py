@@ -1,0 +1,89 @@
+"""Middleware for running behind a proxy: request ids, client address, CSP."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import request_finished
+from django.http import HttpRequest, HttpResponse
+
+from mensc import log
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestIdMiddleware:
+    """Give every request an id: the proxy's or client's when valid, else a new one.
+
+    The id is ``request.id``, goes back in the ``X-Request-ID`` response header
+    and is on every log line written while the request is served
+    (``mensc.log.JsonFormatter``), Django's own "Not Found" and error lines
+    included, which are written after the middleware returns: the id is
+    forgotten only when the response is closed.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        request.id = given if log.valid_request_id(given) else log.new_request_id()
+        log.request_id.set(request.id)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request.id
+        return response
+
+
+def _forget_request_id(**kwargs: Any) -> None:
+    log.request_id.set(None)
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="mensc.forget_request_id")
+
+
+class RealIpMiddleware:
+    """Take the client's address from ``X-Real-IP`` when the proxy is trusted.
+
+    Behind nginx every request comes from nginx's address, so per-address
+    limits (sign-in throttling) would lump every client together. Only with
+    ``USE_X_REAL_IP`` on, and only where nothing but the proxy can reach the
+    app (deploy/: nginx overwrites the header; Kubernetes: the Ingress does).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.USE_X_REAL_IP:
+            # No header, or not an address: keep the peer's.
+            with contextlib.suppress(ValueError):
+                real_ip = request.headers.get("X-Real-IP", "").strip()
+                request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(real_ip))
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send ``settings.CONTENT_SECURITY_POLICY`` unless the view set its own.
+
+    Django 5.2 has no CSP of its own (6.0 does); a view that needs a looser
+    policy (the DEBUG-only API docs) sets the header itself.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.CONTENT_SECURITY_POLICY
+            and "Content-Security-Policy" not in response
+            # With DEBUG on, 404 and 500 are Django's technical pages, all inline
+            # style and script: a developer should see them whole.
+            and not (settings.DEBUG and response.status_code in (404, 500))
+        ):
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
