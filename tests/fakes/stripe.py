@@ -2038,6 +2038,9 @@ def _html(title: str, text: str, back: str | None) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The stdlib's backlog of 5 refuses connections when dozens of senders
+    # connect at once (the benchmark runs 64); a real API takes them all.
+    request_queue_size = 256
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.open_sockets: set[socket.socket] = set()

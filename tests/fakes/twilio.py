@@ -282,6 +282,9 @@ def _error(failure: Failure) -> tuple[int, dict[str, Any]]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The stdlib's backlog of 5 refuses connections when dozens of senders
+    # connect at once (the benchmark runs 64); a real API takes them all.
+    request_queue_size = 256
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.open_sockets: set[socket.socket] = set()
