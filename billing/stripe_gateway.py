@@ -136,8 +136,15 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
 
 
 def process_event(data: dict[str, Any]) -> Event:
-    """Hand a verified event to dj-stripe (idempotent: a replayed event does nothing)."""
-    return Event.process(data=data, api_key=settings.STRIPE_SECRET_KEY)
+    """Hand a verified event to dj-stripe (idempotent: a replayed event does nothing).
+
+    Raises TransportError when Stripe could not be asked about a related
+    object; dj-stripe then kept nothing, and Stripe should send the event again.
+    """
+    try:
+        return Event.process(data=data, api_key=settings.STRIPE_SECRET_KEY)
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
 
 
 # --- Keeping the secret key out of dj-stripe's APIKey table ----------------------------

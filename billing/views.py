@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 
-import stripe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -110,7 +109,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": str(error)}, status=400)
     try:
         stripe_gateway.process_event(data)
-    except stripe.StripeError:
+    except TransportError:
         # Stripe could not be asked about a related object: nothing was kept
         # (dj-stripe rolls back), and a 503 makes Stripe send the event again.
         logger.warning("event %s not processed: Stripe unreachable", data.get("id"))

@@ -23,7 +23,7 @@ from mensc.models import Notification
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
-from tests.proc import ROOT, child_env
+from tests.proc import ROOT, child_env, manage
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -98,14 +98,7 @@ def test_a_vendor_outage_is_retried_on_a_later_run_and_a_permanent_error_is_not(
     twilio.fail_next(10, status=503)
     env = vendor_env(fakes)
 
-    first = subprocess.run(
-        [sys.executable, "manage.py", "send_reminders"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    first = manage("send_reminders", env=env)
     assert first.returncode == 0, first.stderr
     assert twilio.messages == []
     statuses = dict(Notification.objects.values_list("user__email", "status"))
@@ -116,14 +109,7 @@ def test_a_vendor_outage_is_retried_on_a_later_run_and_a_permanent_error_is_not(
     Notification.objects.update(
         next_attempt_at=Notification.objects.get(user__email="ok@example.com").created_at
     )
-    second = subprocess.run(
-        [sys.executable, "manage.py", "send_reminders"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = manage("send_reminders", env=env)
 
     assert second.returncode == 0, second.stderr
     assert [m["to"] for m in twilio.messages] == ["+14155550001"]
@@ -154,13 +140,11 @@ def test_a_page_answers_without_the_vendor_and_db_worker_delivers(fakes, setting
 
     assert DBTaskResult.objects.count() == 1
 
-    worker = subprocess.run(
-        [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay"],
-        cwd=ROOT,
+    worker = manage(
+        "db_worker",
+        "--batch",
+        "--no-startup-delay",
         env=vendor_env(fakes, TASKS_BACKEND="django_tasks_db.DatabaseBackend"),
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
 
     assert worker.returncode == 0, worker.stderr
@@ -192,14 +176,7 @@ def test_a_crash_after_twilio_took_a_text_never_sends_it_again(fakes) -> None:
 
     Notification.objects.update(next_attempt_at=Notification.objects.get().created_at)
     call_command("send_reminders")
-    again = subprocess.run(
-        [sys.executable, "manage.py", "send_reminders"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = manage("send_reminders", env=env)
 
     assert again.returncode == 0, again.stderr
     # Twilio took the text once (the answer went to a dead process) and was

@@ -23,11 +23,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.fakes.http import KeepAliveHandler, ServedFake
 
 API_KEY = "SG.test-key"
 HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -55,41 +56,19 @@ def _failure(status: int, message: str | None, field: str | None) -> Failure:
     return Failure(status, message or default_message, field or default_field)
 
 
-class FakeSendGrid:
+class FakeSendGrid(ServedFake):
     """The fake. `mails` holds the JSON payloads it accepted; `requests` every attempt."""
 
     def __init__(self, *, api_key: str = API_KEY, latency: float = 0.0) -> None:
         self.api_key = api_key
         self.latency = latency  # seconds slept per request, in that request's thread only
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.reset()
 
     # --- Life cycle -----------------------------------------------------------
 
-    def start(self) -> str:
-        """Serve on a free port in daemon threads; return the base URL."""
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler_class(self) -> type[KeepAliveHandler]:
+        return _handler_for(self)
 
     def env(self) -> dict[str, str]:
         """Environment for a child process (manage.py, a benchmark) to use this fake."""
@@ -227,18 +206,8 @@ def _error(failure: Failure) -> tuple[int, dict[str, str], Any]:
     )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # The stdlib's backlog of 5 refuses connections when dozens of senders
-    # connect at once (the benchmark runs 64); a real API takes them all.
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-answer is part of the tests, not news
-
-
-def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(fake: FakeSendGrid) -> type[KeepAliveHandler]:
+    class Handler(KeepAliveHandler):
         def do_GET(self) -> None:
             self._dispatch("GET", b"")
 
@@ -260,9 +229,6 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # `fake.requests` is the log
 
     return Handler
 

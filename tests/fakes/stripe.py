@@ -37,7 +37,6 @@ Outside pytest (a child process, a benchmark)::
 from __future__ import annotations
 
 import calendar
-import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -46,13 +45,11 @@ import html
 import json
 import re
 import secrets
-import socket
 import string
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -61,6 +58,8 @@ import stripe
 import stripe.params as stripe_params
 import stripe.params.billing_portal as portal_params
 import stripe.params.checkout as checkout_params
+
+from tests.fakes.http import KeepAliveHandler, ServedFake
 
 # dj-stripe 2.11's DEFAULT_STRIPE_API_VERSION; test_stripe_fake checks they agree.
 API_VERSION = "2026-05-27.dahlia"
@@ -297,7 +296,7 @@ def _listify(value: Any) -> Any:
 # --- The fake -----------------------------------------------------------------------
 
 
-class FakeStripe:
+class FakeStripe(ServedFake):
     """The fake. `events` holds every event it produced, `requests` every API call."""
 
     def __init__(self, *, api_version: str = API_VERSION) -> None:
@@ -306,8 +305,6 @@ class FakeStripe:
         self.publishable_key = _key("pk_test_")
         self.webhook_secret = _key("whsec_")
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._routes = self._route_table()
         # Every object by id; `_order` ranks them for lists (newest first).
         self._objects: dict[str, Json] = {}
@@ -325,31 +322,10 @@ class FakeStripe:
         self.requests: list[Json] = []
         self.account = self._insert(self._new_account())
 
-    # --- Life cycle -----------------------------------------------------------------
+    # --- Life cycle -----------------------------------------------------------
 
-    def start(self) -> str:
-        """Serve on a free port in daemon threads; return the base URL."""
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.close_connections()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler_class(self) -> type[KeepAliveHandler]:
+        return _handler_for(self)
 
     def env(self) -> dict[str, str]:
         """Environment for a child process (manage.py, a benchmark) to use this fake."""
@@ -2036,47 +2012,8 @@ def _html(title: str, text: str, back: str | None) -> str:
 # --- HTTP -----------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # The stdlib's backlog of 5 refuses connections when dozens of senders
-    # connect at once (the benchmark runs 64); a real API takes them all.
-    request_queue_size = 256
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.open_sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def close_connections(self) -> None:
-        with self.sockets_lock:
-            for sock in self.open_sockets:
-                with contextlib.suppress(OSError):  # already gone
-                    sock.shutdown(socket.SHUT_RDWR)
-            self.open_sockets.clear()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-answer is not news
-
-
-def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the stripe library expects
-        timeout = 60
-        server: _Server
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes: without this, Nagle's algorithm
-            # holds the body until the client's delayed ACK, ~40 ms a request.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self.server.sockets_lock:
-                self.server.open_sockets.add(self.connection)
-
-        def finish(self) -> None:
-            with self.server.sockets_lock:
-                self.server.open_sockets.discard(self.connection)
-            super().finish()
-
+def _handler_for(fake: FakeStripe) -> type[KeepAliveHandler]:
+    class Handler(KeepAliveHandler):
         def do_GET(self) -> None:
             self._dispatch("GET")
 
@@ -2101,9 +2038,6 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # `fake.requests` is the log
 
     return Handler
 

@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hmac
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.fakes.http import KeepAliveHandler, ServedFake
 
 ACCOUNT_SID = "AC" + "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
@@ -73,7 +72,7 @@ def _now() -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 
 
-class FakeTwilio:
+class FakeTwilio(ServedFake):
     """The fake. `messages` holds what it accepted; `requests` every attempt."""
 
     def __init__(
@@ -92,37 +91,16 @@ class FakeTwilio:
         self._gate = threading.Event()
         self._gate.set()
         self._held = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.reset()
 
     # --- Life cycle -----------------------------------------------------------
 
-    def start(self) -> str:
-        """Serve on a free port in daemon threads; return the base URL."""
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self.base_url
+    def handler_class(self) -> type[KeepAliveHandler]:
+        return _handler_for(self)
 
     def stop(self) -> None:
-        """Stop serving and drop open connections: later sends are refused."""
         self._gate.set()  # let held requests finish (their clients may be gone)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.close_connections()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().stop()
 
     def env(self) -> dict[str, str]:
         """Environment for a child process (manage.py, a benchmark) to use this fake."""
@@ -280,45 +258,12 @@ def _error(failure: Failure) -> tuple[int, dict[str, Any]]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # The stdlib's backlog of 5 refuses connections when dozens of senders
-    # connect at once (the benchmark runs 64); a real API takes them all.
-    request_queue_size = 256
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.open_sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def close_connections(self) -> None:
-        with self.sockets_lock:
-            for sock in self.open_sockets:
-                with contextlib.suppress(OSError):  # already gone
-                    sock.shutdown(socket.SHUT_RDWR)
-            self.open_sockets.clear()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-answer is part of the tests, not news
-
-
-def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API does
-        timeout = 60  # close idle connections eventually
-        server: _Server
-
+def _handler_for(fake: FakeTwilio) -> type[KeepAliveHandler]:
+    class Handler(KeepAliveHandler):
         def setup(self) -> None:
             super().setup()
             with fake._lock:
                 fake.connections += 1
-            with self.server.sockets_lock:
-                self.server.open_sockets.add(self.connection)
-
-        def finish(self) -> None:
-            with self.server.sockets_lock:
-                self.server.open_sockets.discard(self.connection)
-            super().finish()
 
         def do_GET(self) -> None:
             self._dispatch("GET", {})
@@ -339,9 +284,6 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
             self.end_headers()
             self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # `fake.requests` is the log
 
     return Handler
 
