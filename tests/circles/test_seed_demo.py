@@ -146,3 +146,22 @@ def test_seed_demo_refuses_with_debug_off(settings) -> None:
 
     assert not User.objects.exists()
     assert not Circle.objects.exists()
+
+
+def test_seeding_sends_no_messages(settings) -> None:
+    from django.core import mail
+
+    from mensc import sms
+    from mensc.models import Notification
+    from tests.conftest import committed
+
+    settings.DEBUG = True
+    mail.outbox.clear()
+    sms.outbox.clear()
+
+    with committed():
+        call_command("seed_demo", stdout=StringIO())
+
+    assert mail.outbox == []
+    assert sms.outbox == []
+    assert not Notification.objects.exists()

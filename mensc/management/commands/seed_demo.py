@@ -26,6 +26,7 @@ from accounts.models import Credential, User
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
 from circles.scheduling import DEFAULT_WEEKS, schedule_circle
+from mensc.models import Notification
 from mensc.routers import CREDS_DB
 
 # Published on purpose: seed_demo runs only with DEBUG on.
@@ -185,7 +186,11 @@ class Command(BaseCommand):
                 "DJANGO_DEBUG on (or --force)."
             )
         with transaction.atomic(), transaction.atomic(using=CREDS_DB):
+            before = Notification.objects.order_by("-pk").values_list("pk", flat=True).first()
             accounts, circles, meetings = self.seed()
+            # The services queue real messages (join requests, cancellations);
+            # demo history is not news, so none of them is delivered.
+            Notification.objects.filter(pk__gt=before or 0).delete()
         self.stdout.write(
             f"Demo data ready ({accounts} accounts, {circles} circles, "
             f"{meetings} meetings created)."
