@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
+from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -103,7 +104,7 @@ def render(template: str, channel: str, context: dict[str, Any]) -> tuple[str, s
     body = render_to_string(f"emails/{template}_body.txt", context)
     try:
         html = render_to_string(f"emails/{template}_body.html", context)
-    except Exception:
+    except TemplateDoesNotExist:  # the HTML part is optional
         html = ""
     return subject, body, html
 
