@@ -9,6 +9,10 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import (
+            messages,
             receivers,  # noqa: F401  (connects the handlers)
             schema,  # noqa: F401  (registers the OpenAPI extension)
         )
+        from notifications import kinds
+
+        kinds.register(messages.KINDS)

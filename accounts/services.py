@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
+from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -12,10 +12,13 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
-from mensc.notify import notify
+from accounts.tokens import password_reset_token
 from mensc.routers import CREDS_DB
+from notifications.services import notify
 
 VERIFY_SALT = "accounts.verify-email"
 VERIFY_MAX_AGE = 60 * 60 * 24 * 3
@@ -50,17 +53,26 @@ def verification_token(user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
 
 
+def verification_url(user: User) -> str:
+    """A fresh verification link: minted when the email is delivered, never stored."""
+    return settings.SITE_URL + reverse("accounts:verify_email", args=[verification_token(user)])
+
+
 def verification_send(*, user: User) -> None:
-    """Email the member a link that verifies his address (each link is its own message)."""
-    token = verification_token(user)
-    path = reverse("accounts:verify_email", args=[token])
-    notify(
-        user=user,
-        kind="verify_email",
-        subject_key=f"verify:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
-        template="verify_email",
-        context={"url": settings.SITE_URL + path},
-    )
+    """Email the member a link that verifies his address (each request is its own message)."""
+    notify(user=user, kind="verify_email", subject_key=f"verify:{uuid4().hex}")
+
+
+def password_reset_url(user: User) -> str:
+    """A fresh password-reset link: minted when the email is delivered, never stored."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = password_reset_token.make_token(user)
+    return settings.SITE_URL + reverse("accounts:password_reset_confirm", args=[uid, token])
+
+
+def password_reset_send(*, user: User) -> None:
+    """Email the member a link to choose a new password (each request is its own message)."""
+    notify(user=user, kind="password_reset", subject_key=f"reset:{uuid4().hex}")
 
 
 def user_sign_up(*, user: User) -> User:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing import services, stripe_gateway
 from billing.models import DuesTier, OfflinePayment, Scholarship
-from mensc.transport import TransportError
+from notifications.transport import TransportError
 
 TREASURERS = "Treasurers"
 

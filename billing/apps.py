@@ -8,7 +8,10 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from billing import receivers, stripe_gateway  # noqa: F401  (connects the handlers)
+        from billing import messages, receivers, stripe_gateway  # noqa: F401  (handlers)
+        from notifications import kinds
+
+        kinds.register(messages.KINDS)
 
         stripe_gateway.configure()
         stripe_gateway.keep_secret_key_out_of_database()

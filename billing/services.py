@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import OfflinePayment, Scholarship
-from mensc.notify import notify
+from notifications.services import notify
 
 ALREADY_ASKED = "You already have a request waiting for a treasurer."
 NOT_PENDING = "This request is no longer waiting for a decision."
@@ -61,6 +61,5 @@ def dues_past_due_notice(*, user: User, invoice_id: str, hosted_invoice_url: str
         user=user,
         kind="dues_past_due",
         subject_key=f"invoice:{invoice_id}",
-        template="dues_past_due",
         context={"invoice_url": hosted_invoice_url},
     )

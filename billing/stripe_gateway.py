@@ -24,7 +24,7 @@ from djstripe.settings import djstripe_settings
 
 from accounts.models import User
 from billing.models import DuesTier
-from mensc.transport import TransportError
+from notifications.transport import TransportError
 
 logger = logging.getLogger("mensc.billing")
 

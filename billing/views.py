@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from billing import selectors, services, stripe_gateway
 from billing.forms import ScholarshipForm
 from billing.models import DuesTier
-from mensc.transport import TransportError
+from notifications.transport import TransportError
 
 logger = logging.getLogger("mensc.billing")
 NOT_CONFIGURED = "Online payments are not configured on this site yet."
@@ -48,8 +49,8 @@ def checkout(request: HttpRequest, tier_id: int) -> HttpResponse:
         url = stripe_gateway.checkout_url(
             user=request.user,
             tier=tier,
-            success_url=request.build_absolute_uri(reverse("billing:success")),
-            cancel_url=request.build_absolute_uri(reverse("billing:overview")),
+            success_url=settings.SITE_URL + reverse("billing:success"),
+            cancel_url=settings.SITE_URL + reverse("billing:overview"),
         )
     except TransportError as error:
         logger.warning("checkout failed: %s", error.message)
@@ -73,7 +74,7 @@ def portal(request: HttpRequest) -> HttpResponse:
         return redirect("billing:overview")
     try:
         url = stripe_gateway.portal_url(
-            user=request.user, return_url=request.build_absolute_uri(reverse("billing:overview"))
+            user=request.user, return_url=settings.SITE_URL + reverse("billing:overview")
         )
     except TransportError as error:
         logger.warning("portal failed: %s", error.message)

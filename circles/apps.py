@@ -8,4 +8,12 @@ class CirclesConfig(AppConfig):
     verbose_name = "Circles"
 
     def ready(self) -> None:
-        from circles import receivers  # noqa: F401  (connects the handlers)
+        from circles import messages, receivers, sms_replies  # noqa: F401  (handlers)
+        from notifications import inbound, kinds
+
+        kinds.register(messages.KINDS)
+        inbound.register(
+            words=sms_replies.YES_WORDS | sms_replies.NO_WORDS,
+            handler=sms_replies.answer,
+            help=sms_replies.HELP,
+        )

@@ -2,7 +2,7 @@
 
 One broadcast is one `subject_key` ("broadcast:<circle>:<uuid>"): every man
 gets it at most once per channel (the notification log's unique key), and the
-next broadcast is a new message. `mensc.notify.notify` decides per man whether
+next broadcast is a new message. `notifications.services.notify` decides per man whether
 he gets it on a channel (his preferences, verification, phone, SMS opt-out).
 
 Rate limit: BROADCASTS_PER_WINDOW per circle per WINDOW, counted in the
@@ -26,8 +26,8 @@ from accounts.models import User
 from circles.models import Circle, Membership
 from circles.selectors import public_name
 from circles.services import CircleError
-from mensc.models import Notification
-from mensc.notify import notify
+from notifications.models import Notification
+from notifications.services import notify
 
 KIND = "broadcast"
 CHANNELS = (Notification.Channel.EMAIL, Notification.Channel.SMS)
@@ -120,7 +120,6 @@ def broadcast_send(
                     user=user,
                     kind=KIND,
                     subject_key=subject_key,
-                    template="broadcast",
                     context=context,
                     channels=channels,
                 )

@@ -8,9 +8,56 @@ from django.utils import timezone
 
 from circles.models import Agreement, Meeting, Membership
 from circles.selectors import public_name, waitlist_position
-from mensc.notify import notify
+from notifications.kinds import EMAIL, SMS, MessageKind
+from notifications.services import notify
 
-BOTH = ("email", "sms")
+BOTH = (EMAIL, SMS)
+
+KINDS = [
+    MessageKind(
+        name="reminder_24h",
+        preference="reminders",
+        at_most_once=True,
+        description="A meeting reminder about 24 hours before",
+    ),
+    MessageKind(
+        name="reminder_2h",
+        preference="reminders",
+        channels=(SMS,),
+        description="A meeting reminder about 2 hours before",
+    ),
+    MessageKind(
+        name="join_request",
+        preference="updates",
+        description="To facilitators: a man asked to join",
+    ),
+    MessageKind(name="membership_waitlisted", preference="updates", description="On the waitlist"),
+    MessageKind(name="membership_approved", preference="updates", description="Welcome in"),
+    MessageKind(name="membership_declined", preference="updates", description="Not this time"),
+    MessageKind(
+        name="seat_offered",
+        preference="updates",
+        channels=BOTH,
+        description="A seat is his for 72 hours",
+    ),
+    MessageKind(
+        name="meeting_cancelled",
+        preference="updates",
+        channels=BOTH,
+        description="A meeting is cancelled",
+    ),
+    MessageKind(
+        name="agreements_changed",
+        preference="updates",
+        description="The circle's agreements changed",
+    ),
+    MessageKind(
+        name="broadcast",
+        preference="broadcasts",
+        channels=BOTH,
+        description="A facilitator's message to his circle",
+    ),
+]
 
 
 def join_requested(membership: Membership) -> None:
@@ -21,7 +68,6 @@ def join_requested(membership: Membership) -> None:
             user=facilitator.user,
             kind="join_request",
             subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
-            template="join_request",
             context={"circle": circle, "member_name": public_name(membership.user)},
         )
 
@@ -32,7 +78,6 @@ def _to_member(membership: Membership, kind: str, channels=("email",), **context
         kind=kind,
         # A man may ask again after leaving: each request is its own subject.
         subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
-        template=kind,
         context={"circle": membership.circle, **context},
         channels=channels,
     )
@@ -55,7 +100,6 @@ def seat_offered(membership: Membership) -> None:
         user=membership.user,
         kind="seat_offered",
         subject_key=f"membership:{membership.pk}:{membership.offer_expires_at:%Y%m%d%H%M%S}",
-        template="seat_offered",
         context={
             "circle": membership.circle,
             "expires": timezone.localtime(
@@ -72,7 +116,6 @@ def meeting_cancelled(meeting: Meeting) -> None:
             user=membership.user,
             kind="meeting_cancelled",
             subject_key=f"meeting:{meeting.pk}",
-            template="meeting_cancelled",
             context={
                 "circle": meeting.circle,
                 "meeting": meeting,
@@ -90,6 +133,5 @@ def agreements_changed(agreement: Agreement) -> None:
             user=membership.user,
             kind="agreements_changed",
             subject_key=f"agreement:{agreement.pk}",
-            template="agreements_changed",
             context={"circle": agreement.circle, "agreement": agreement},
         )

@@ -2,7 +2,7 @@
 
 Queuing is idempotent (the notification log's unique key) and delivery claims
 rows with SKIP LOCKED, so several `send_reminders` at once send each reminder
-exactly once. Reminders are at-most-once (see mensc.notify).
+exactly once. Reminders are at-most-once (see notifications.delivery).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from circles.models import RSVP, Meeting, Membership
 from circles.selectors import public_name
-from mensc import notify
-from mensc.models import Notification
+from notifications import services as notify
+from notifications.models import Notification
 
 EMAIL_BEFORE = timedelta(hours=24)
 SMS_BEFORE = timedelta(hours=2)
@@ -75,7 +75,6 @@ def queue_reminders(*, now: datetime | None = None) -> int:
                         kind=kind,
                         subject_key=f"meeting:{meeting.pk}",
                         channel=channel,
-                        template=kind,
                         context={
                             "meeting": meeting,
                             "circle": meeting.circle,

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import dues_status
@@ -219,7 +221,8 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your calendar link is switched off.")
             return redirect("circles:calendar")
         token = services.calendar_feed_create(user=request.user)
-        feed_url = request.build_absolute_uri(f"/calendar/{token}.ics")
+        # From SITE_URL, not the request's Host: the link outlives this page.
+        feed_url = settings.SITE_URL + reverse("circles:calendar_feed", args=[token])
     context = {"feed_url": feed_url, "has_feed": selectors.has_calendar_feed(request.user)}
     return render(request, "circles/calendar.html", context)
 

@@ -62,9 +62,11 @@ INSTALLED_APPS = [
     # Our apps first so their management commands (migrate, createsuperuser)
     # take precedence over Django's.
     "mensc",
+    "notifications",
     "accounts",
     "circles",
     "billing",
+    "demo",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -226,10 +228,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # SendGrid once its key is set (see Vendors), else the console.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="mensc.email_backends.SendGridBackend"
+    default="notifications.email_backends.SendGridBackend"
     if secret("SENDGRID_API_KEY")
     else "django.core.mail.backends.console.EmailBackend",
 )
+# A sent message keeps its kind, channel, status and times; its subject and
+# body are dropped after this many days (`manage.py purge_notifications`).
+NOTIFICATION_BODY_DAYS = env.int("NOTIFICATION_BODY_DAYS", default=30)
 
 # --- Vendors (secrets from the environment only, never a database) ---------------
 
@@ -244,9 +249,9 @@ TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
 # Like EMAIL_BACKEND: Twilio once fully configured, else texts go to the console.
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="mensc.sms.TwilioBackend"
+    default="notifications.sms.TwilioBackend"
     if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
-    else "mensc.sms.ConsoleBackend",
+    else "notifications.sms.ConsoleBackend",
 )
 STRIPE_SECRET_KEY = secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")

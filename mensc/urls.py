@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import api as accounts_api
 from billing import views as billing_views
-from circles import webhooks
 from mensc import api, views
 
 api_patterns = [
@@ -39,8 +38,7 @@ urlpatterns = [
     path("", include("circles.urls")),
     path("billing/", include("billing.urls")),
     path("stripe/webhook/", billing_views.stripe_webhook, name="stripe_webhook"),
-    path("webhooks/twilio/sms/", webhooks.inbound_sms, name="twilio_sms"),
-    path("webhooks/twilio/status/", webhooks.delivery_status, name="twilio_status"),
+    path("webhooks/", include("notifications.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -26,3 +26,18 @@ def find_in_database(alias: str, needles: list[str]) -> list[tuple[str, str, str
                     if cursor.fetchone():
                         hits.append((table, column.name, needle))
     return hits
+
+
+def database_text(alias: str) -> str:
+    """Every value of every column of every table, as text: a dump to search later."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for column in connection.introspection.get_table_description(cursor, table):
+                cursor.execute(
+                    f"SELECT CAST({quote(column.name)} AS TEXT) FROM {quote(table)}"  # noqa: S608
+                )
+                chunks.extend(value for (value,) in cursor.fetchall() if value)
+    return "\n".join(chunks)

@@ -26,7 +26,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
 ]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-SMS_BACKEND = "mensc.sms.LocmemBackend"
+SMS_BACKEND = "notifications.sms.LocmemBackend"
 # Most tests deliver at once; tests of db_worker use the database backend.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 # Each test process (a pytest-xdist worker or a plain run) keeps its own cache

@@ -83,7 +83,7 @@ def test_changepassword_sets_a_password_that_signs_in(member: User, monkeypatch)
 
 
 def test_seed_demo_is_idempotent_and_its_admin_can_sign_in(settings, capsys) -> None:
-    from mensc.management.commands.seed_demo import DEMO_ADMIN, DEMO_PASSWORD
+    from demo.management.commands.seed_demo import DEMO_ADMIN, DEMO_PASSWORD
 
     settings.DEBUG = True
     call_command("seed_demo")

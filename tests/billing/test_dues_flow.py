@@ -8,7 +8,7 @@ from djstripe.models import APIKey, Customer, Event
 from accounts.models import User
 from billing.models import DuesTier
 from billing.selectors import dues_status
-from mensc.models import Notification
+from notifications.models import Notification
 from tests.billing.conftest import deliver
 from tests.conftest import committed, signed_in
 from tests.secrets_scan import find_in_database

@@ -22,8 +22,8 @@ from circles import broadcasts
 from circles.admin import CHOOSE_ONE_CIRCLE
 from circles.models import Circle, Membership
 from circles.services import CircleError
-from mensc import sms
-from mensc.models import Notification, SmsOptOut
+from notifications import sms
+from notifications.models import Notification, SmsOptOut
 from tests.circles.conftest import join, make_verified
 from tests.circles.test_admin_access import World, make_facilitator, make_world
 from tests.conftest import committed, make_user, signed_in

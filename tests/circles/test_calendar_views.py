@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 def new_feed_url(client: Client) -> str:
     page = client.post("/calendar/", {"action": "create"})
     assert page.status_code == 200
-    return re.search(r'value="http://testserver(/calendar/[^"]+\.ics)"', page.content.decode())[1]
+    # The link is built from SITE_URL, never from the request's host.
+    site = re.escape(settings.SITE_URL)
+    return re.search(rf'value="{site}(/calendar/[^"]+\.ics)"', page.content.decode())[1]
 
 
 def test_a_member_subscribes_to_his_meetings_with_a_secret_link(

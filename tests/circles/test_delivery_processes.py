@@ -19,7 +19,7 @@ from django.test import Client
 
 from accounts.models import User
 from circles.models import Circle
-from mensc.models import Notification
+from notifications.models import Notification
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio

@@ -13,8 +13,9 @@ from accounts.models import User
 from circles import services
 from circles.models import RSVP, Circle, Membership
 from circles.reminders import queue_reminders
-from mensc import notify, sms
-from mensc.models import Notification, SmsOptOut
+from notifications import delivery, sms
+from notifications.models import Notification, SmsOptOut
+from notifications.services import may_send
 from tests.circles.conftest import join, make_meeting, make_verified
 from tests.conftest import committed, make_user
 
@@ -125,24 +126,24 @@ def test_a_rolled_back_change_sends_nothing(circle: Circle, facilitator: User) -
 def test_unverified_members_get_only_account_messages() -> None:
     unverified = texting(make_user("new@example.com"))
 
-    assert notify.may_send(unverified, "verify_email", "email")
-    assert notify.may_send(unverified, "password_reset", "email")
+    assert may_send(unverified, "verify_email", "email")
+    assert may_send(unverified, "password_reset", "email")
     for kind in ("reminder_24h", "meeting_cancelled", "broadcast"):
-        assert not notify.may_send(unverified, kind, "email")
-        assert not notify.may_send(unverified, kind, "sms")
+        assert not may_send(unverified, kind, "email")
+        assert not may_send(unverified, kind, "sms")
 
 
 def test_opted_out_numbers_and_preferences_are_respected(circle_member: User) -> None:
     texting(circle_member)
-    assert notify.may_send(circle_member, "reminder_2h", "sms")
+    assert may_send(circle_member, "reminder_2h", "sms")
 
     SmsOptOut.objects.create(phone=circle_member.phone)
-    assert not notify.may_send(circle_member, "reminder_2h", "sms")
+    assert not may_send(circle_member, "reminder_2h", "sms")
 
     circle_member.email_broadcasts = False
-    assert not notify.may_send(circle_member, "broadcast", "email")
+    assert not may_send(circle_member, "broadcast", "email")
     circle_member.is_active = False
-    assert not notify.may_send(circle_member, "verify_email", "email")
+    assert not may_send(circle_member, "verify_email", "email")
 
 
 def test_a_stop_after_queuing_still_stops_the_text(circle: Circle, circle_member: User) -> None:
@@ -152,7 +153,7 @@ def test_a_stop_after_queuing_still_stops_the_text(circle: Circle, circle_member
 
     messages.meeting_cancelled(meeting)  # queued, not yet delivered
     SmsOptOut.objects.create(phone=circle_member.phone)
-    notify.deliver_due()
+    delivery.deliver_due()
 
     assert sms.outbox == []
     assert Notification.objects.get(channel="sms").status == "skipped"
@@ -236,7 +237,7 @@ def test_delivering_a_message_twice_sends_it_once(circle: Circle, circle_member:
     messages.agreements_changed(services.agreement_publish(circle=circle, text="v2"))
     row = Notification.objects.get(kind="agreements_changed")
 
-    first, second = notify.deliver(row.pk), notify.deliver(row.pk)
+    first, second = delivery.deliver(row.pk), delivery.deliver(row.pk)
 
     assert (first.sent, second.sent) == (1, 0)
     assert len(mail.outbox) == 1

@@ -18,7 +18,7 @@ from circles.models import (
     Meeting,
     Membership,
 )
-from mensc.management.commands.seed_demo import (
+from demo.management.commands.seed_demo import (
     DEMO_ADMIN,
     DEMO_FACILITATOR,
     DEMO_MEMBER,
@@ -151,8 +151,8 @@ def test_seed_demo_refuses_with_debug_off(settings) -> None:
 def test_seeding_sends_no_messages(settings) -> None:
     from django.core import mail
 
-    from mensc import sms
-    from mensc.models import Notification
+    from notifications import sms
+    from notifications.models import Notification
     from tests.conftest import committed
 
     settings.DEBUG = True

@@ -17,8 +17,8 @@ from twilio.request_validator import RequestValidator
 from accounts.models import User
 from circles import messages, services, sms_replies
 from circles.models import RSVP, Attendance, Circle, Meeting
-from mensc import notify, sms
-from mensc.models import Notification, SmsOptOut
+from notifications import delivery, inbound, sms
+from notifications.models import Notification, SmsOptOut
 from tests.circles.conftest import join, make_circle, make_meeting
 from tests.conftest import make_user
 
@@ -174,7 +174,7 @@ def test_a_member_who_has_not_accepted_new_agreements_cannot_rsvp(
 def test_help_or_anything_else_from_a_member_gets_the_help_text(
     body: str, circle_member: User, meetings
 ) -> None:
-    assert reply_of(text_in(PHONE, body)) == sms_replies.HELP
+    assert reply_of(text_in(PHONE, body)) == inbound.help_text()
     nothing_recorded()
 
 
@@ -187,7 +187,7 @@ def test_an_unknown_number_gets_the_same_answer_whatever_it_says(
 ) -> None:
     reply = reply_of(text_in("+12125550199", body))
 
-    assert reply == sms_replies.UNKNOWN.format(site=settings.SITE_URL)
+    assert reply == inbound.UNKNOWN.format(site=settings.SITE_URL)
     assert circle_member.email not in reply and "Ben" not in reply
     nothing_recorded()
 
@@ -198,7 +198,7 @@ def test_an_unverified_user_with_the_number_is_a_stranger(settings, circle: Circ
     services.agreement_accept(user=unverified, circle=circle, version=1)
     make_meeting(circle, in_days=2)
 
-    assert reply_of(text_in("+12125550111", "YES")) == sms_replies.UNKNOWN.format(
+    assert reply_of(text_in("+12125550111", "YES")) == inbound.UNKNOWN.format(
         site=settings.SITE_URL
     )
     nothing_recorded()
@@ -210,7 +210,7 @@ def test_an_inactive_user_with_the_number_is_a_stranger(
     circle_member.is_active = False
     circle_member.save(update_fields=["is_active"])
 
-    assert reply_of(text_in(PHONE, "YES")) == sms_replies.UNKNOWN.format(site=settings.SITE_URL)
+    assert reply_of(text_in(PHONE, "YES")) == inbound.UNKNOWN.format(site=settings.SITE_URL)
     nothing_recorded()
 
 
@@ -218,7 +218,7 @@ def test_an_inactive_user_with_the_number_is_a_stranger(
 def test_an_empty_text_from_a_member_gets_the_help_text(
     params: dict[str, str], circle_member: User, meetings
 ) -> None:
-    assert reply_of(post_signed(INBOUND, params)) == sms_replies.HELP
+    assert reply_of(post_signed(INBOUND, params)) == inbound.help_text()
     nothing_recorded()
 
 
@@ -239,7 +239,7 @@ def test_a_text_without_a_sender_rsvps_for_nobody(
 
     reply = reply_of(post_signed(INBOUND, {"Body": "YES"}))
 
-    assert reply == sms_replies.UNKNOWN.format(site=settings.SITE_URL)
+    assert reply == inbound.UNKNOWN.format(site=settings.SITE_URL)
     nothing_recorded()
 
 
@@ -252,12 +252,12 @@ def test_stop_opts_the_number_out_and_no_text_goes_to_it(
 ) -> None:
     texting(circle_member)
 
-    assert reply_of(text_in(PHONE, body)) == sms_replies.STOPPED
+    assert reply_of(text_in(PHONE, body)) == inbound.STOPPED
     assert list(SmsOptOut.objects.values_list("phone", flat=True)) == [PHONE]
     assert not RSVP.objects.exists()
 
     messages.meeting_cancelled(meetings["next"])
-    notify.deliver_due()
+    delivery.deliver_due()
 
     assert sms.outbox == []
     assert [m.to for m in mail.outbox] == [[circle_member.email]]  # email is not a text
@@ -275,7 +275,7 @@ def test_stop_after_a_text_was_queued_still_stops_it(circle_member: User, meetin
     messages.meeting_cancelled(meetings["next"])
 
     reply_of(text_in(PHONE, "STOP"))
-    notify.deliver_due()
+    delivery.deliver_due()
 
     assert sms.outbox == []
     assert Notification.objects.get(channel="sms").status == "skipped"
@@ -285,11 +285,11 @@ def test_start_lets_texts_flow_again(circle_member: User, meetings) -> None:
     texting(circle_member)
     reply_of(text_in(PHONE, "STOP"))
 
-    assert reply_of(text_in(PHONE, "START")) == sms_replies.STARTED
+    assert reply_of(text_in(PHONE, "START")) == inbound.STARTED
     assert not SmsOptOut.objects.exists()
 
     messages.meeting_cancelled(meetings["next"])
-    notify.deliver_due()
+    delivery.deliver_due()
 
     assert [t.to for t in sms.outbox] == [PHONE]
     assert Notification.objects.get(channel="sms").status == "sent"
@@ -405,7 +405,7 @@ def sent_text(circle_member: User, meetings) -> Notification:
     """A text really sent through the locmem backend, with its provider id."""
     texting(circle_member)
     messages.meeting_cancelled(meetings["next"])
-    notify.deliver_due()
+    delivery.deliver_due()
     row = Notification.objects.get(channel="sms")
     assert row.status == "sent"
     assert row.provider_id == sms.outbox[0].id

@@ -76,6 +76,8 @@ class FakeOIDCProvider:
         self.fail_token_with: int | None = None  # an HTTP status for /token
         # Every request seen: {"method", "path", "query", "form"}.
         self.requests: list[dict[str, Any]] = []
+        # Every token response given (access and ID tokens), for tests that look for them.
+        self.issued: list[dict[str, Any]] = []
         # Published keys as (kid, private key); the last one signs.
         self._keys: list[tuple[str, rsa.RSAPrivateKey]] = [(self._new_kid(), _new_key())]
         self._codes: dict[str, dict[str, str]] = {}
@@ -218,6 +220,8 @@ class FakeOIDCProvider:
         }
         if self.forge != "no_id_token":
             body["id_token"] = self._id_token(grant)
+        with self._lock:
+            self.issued.append(body)
         return HTTPStatus.OK, {}, body
 
     @staticmethod

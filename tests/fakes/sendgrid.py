@@ -75,7 +75,7 @@ class FakeSendGrid(ServedFake):
         return {
             "SENDGRID_API_KEY": self.api_key,
             "SENDGRID_API_HOST": self.base_url,
-            "EMAIL_BACKEND": "mensc.email_backends.SendGridBackend",
+            "EMAIL_BACKEND": "notifications.email_backends.SendGridBackend",
         }
 
     # --- Test controls --------------------------------------------------------
@@ -240,7 +240,7 @@ def sendgrid_fake(settings: Any) -> Iterator[FakeSendGrid]:
     fake.start()
     settings.SENDGRID_API_KEY = fake.api_key
     settings.SENDGRID_API_HOST = fake.base_url
-    settings.EMAIL_BACKEND = "mensc.email_backends.SendGridBackend"
+    settings.EMAIL_BACKEND = "notifications.email_backends.SendGridBackend"
     try:
         yield fake
     finally:

@@ -109,7 +109,7 @@ class FakeTwilio(ServedFake):
             "TWILIO_AUTH_TOKEN": self.auth_token,
             "TWILIO_FROM_NUMBER": self.from_number,
             "TWILIO_API_BASE": self.base_url,
-            "SMS_BACKEND": "mensc.sms.TwilioBackend",
+            "SMS_BACKEND": "notifications.sms.TwilioBackend",
         }
 
     # --- Test controls --------------------------------------------------------
@@ -297,7 +297,7 @@ def twilio_fake(settings: Any) -> Iterator[FakeTwilio]:
     settings.TWILIO_AUTH_TOKEN = fake.auth_token
     settings.TWILIO_FROM_NUMBER = fake.from_number
     settings.TWILIO_API_BASE = fake.base_url
-    settings.SMS_BACKEND = "mensc.sms.TwilioBackend"
+    settings.SMS_BACKEND = "notifications.sms.TwilioBackend"
     try:
         yield fake
     finally:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from circles.models import Circle, Meeting, Membership
 from circles.reminders import queue_reminders
-from mensc.models import Notification
+from notifications.models import Notification
 from tests.fakes.twilio import FakeTwilio
 from tests.proc import ROOT, child_env
 

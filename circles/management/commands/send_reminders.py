@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from circles.reminders import queue_reminders
-from mensc import notify
+from notifications import delivery
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         tty = sys.stdout.isatty()
         last = [0.0]
 
-        def progress(outcome: notify.Outcome) -> None:
+        def progress(outcome: delivery.Outcome) -> None:
             if tty and time.monotonic() - last[0] > 1:
                 last[0] = time.monotonic()
                 self.stdout.write(
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                     ending="",
                 )
 
-        outcome = notify.deliver_due(
+        outcome = delivery.deliver_due(
             batch=options["batch"], threads=max(1, options["threads"]), progress=progress
         )
         if tty:

@@ -6,7 +6,7 @@ Callers only ever do::
 
     message_id = sms.get_backend().send(to="+15551234567", body="...")
 
-and handle `mensc.transport.TransportError`.
+and handle `notifications.transport.TransportError`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from mensc.transport import TransportError
+from notifications.transport import TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ _locmem_ids = itertools.count(1)
 
 
 class LocmemBackend(BaseSmsBackend):
-    """Keeps texts in `mensc.sms.outbox`, like Django's locmem email backend."""
+    """Keeps texts in `notifications.sms.outbox`, like Django's locmem email backend."""
 
     def send(self, *, to: str, body: str, status_callback: str | None = None) -> str:
         with _locmem_lock:
@@ -114,7 +114,7 @@ def _twilio_client(account_sid: str, auth_token: str, api_base: str, timeout: fl
 class TwilioBackend(BaseSmsBackend):
     """Sends through Twilio's Programmable Messaging API (the `twilio` library).
 
-    Texts are at most once (mensc.notify): an answer that never came (a read
+    Texts are at most once (notifications.delivery): an answer that never came (a read
     timeout, a connection dropped mid-request) may mean Twilio took the text,
     so it is reported as permanent and not retried. Only a connection that
     was never made is transient.

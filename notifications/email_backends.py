@@ -2,7 +2,7 @@
 
 `SendGridBackend` is chosen by settings when `SENDGRID_API_KEY` is set::
 
-    EMAIL_BACKEND = "mensc.email_backends.SendGridBackend"
+    EMAIL_BACKEND = "notifications.email_backends.SendGridBackend"
 
 It sends each message with one call to SendGrid's v3 Mail Send API and records
 SendGrid's message id on the message as `message.provider_id`, which delivery
@@ -36,7 +36,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from mensc.transport import TransportError
+from notifications.transport import TransportError
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""mensc.email_backends.SendGridBackend: the real sendgrid client against a local fake."""
+"""notifications.email_backends.SendGridBackend: the real sendgrid client against a local fake."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection, send_mail
 
-from mensc.email_backends import SendGridBackend
-from mensc.transport import TransportError
+from notifications.email_backends import SendGridBackend
+from notifications.transport import TransportError
 from tests.fakes import sendgrid
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.proc import child_env, manage
@@ -240,7 +240,7 @@ def _email_backend_setting(**env_vars: str) -> str:
 def test_settings_choose_sendgrid_when_its_key_is_set(django_db_setup) -> None:
     backend = _email_backend_setting(SENDGRID_API_KEY=sendgrid.API_KEY)
 
-    assert backend == "mensc.email_backends.SendGridBackend"
+    assert backend == "notifications.email_backends.SendGridBackend"
 
 
 def test_settings_fall_back_to_the_console_without_a_key(django_db_setup) -> None:

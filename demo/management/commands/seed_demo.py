@@ -26,8 +26,8 @@ from accounts.models import Credential, User
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
 from circles.scheduling import DEFAULT_WEEKS, schedule_circle
-from mensc.models import Notification
 from mensc.routers import CREDS_DB
+from notifications.models import Notification
 
 # Published on purpose: seed_demo runs only with DEBUG on.
 DEMO_PASSWORD = "circle-demo-2026"

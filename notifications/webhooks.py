@@ -7,8 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from circles.sms_replies import reply_to
-from mensc import notify, sms
+from notifications import delivery, inbound, sms
 
 
 def _signed(request: HttpRequest) -> bool:
@@ -24,7 +23,7 @@ def _signed(request: HttpRequest) -> bool:
 def inbound_sms(request: HttpRequest) -> HttpResponse:
     if not _signed(request):
         return HttpResponseForbidden("Invalid signature.")
-    answer = reply_to(phone=request.POST.get("From", ""), text=request.POST.get("Body", ""))
+    answer = inbound.reply_to(phone=request.POST.get("From", ""), text=request.POST.get("Body", ""))
     return HttpResponse(sms.twiml_reply(answer), content_type="text/xml")
 
 
@@ -33,7 +32,7 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
 def delivery_status(request: HttpRequest) -> HttpResponse:
     if not _signed(request):
         return HttpResponseForbidden("Invalid signature.")
-    notify.update_delivery_status(
+    delivery.update_delivery_status(
         provider_id=request.POST.get("MessageSid", ""),
         status=request.POST.get("MessageStatus", ""),
     )

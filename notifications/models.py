@@ -2,6 +2,8 @@
 
 A row per (recipient, channel, kind, subject): the unique key is what makes
 a reminder or an event message go out once however many processes try.
+The row never holds a working token: links that sign someone in or prove an
+address are minted at delivery (see notifications.kinds).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class Notification(models.Model):
     kind = models.CharField(max_length=40)
     # What the message is about, e.g. "meeting:12:24h" or "membership:5:approved".
     subject_key = models.CharField(max_length=100)
-    # Rendered when queued, so delivery needs nothing but this row.
+    # Rendered when queued, with placeholders for the kind's minted links; so
+    # delivery needs nothing but this row and a fresh link. Subject and body are
+    # dropped NOTIFICATION_BODY_DAYS after the message is done with.
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     html_body = models.TextField(blank=True)
@@ -50,11 +54,11 @@ class Notification(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "channel", "kind", "subject_key"], name="mensc_notify_once"
+                fields=["user", "channel", "kind", "subject_key"], name="notifications_once"
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="mensc_notify_due"),
+            models.Index(fields=["status", "next_attempt_at"], name="notifications_due"),
         ]
 
     def __str__(self) -> str:

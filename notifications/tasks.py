@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from mensc import notify
+from notifications import delivery
 
 
 @task()
 def deliver_notification(notification_id: int) -> str:
     """Deliver one queued message; a row already sent (or being sent) is left alone."""
-    outcome = notify.deliver(notification_id)
+    outcome = delivery.deliver(notification_id)
     return "sent" if outcome.sent else "nothing to do" if not outcome.ids else "not sent"

@@ -1,4 +1,4 @@
-"""mensc.sms: the real twilio client against a local fake Twilio; console and locmem."""
+"""notifications.sms: the real twilio client against a local fake Twilio; console and locmem."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mensc import sms
-from mensc.transport import TransportError
+from notifications import sms
+from notifications.transport import TransportError
 from tests.fakes import twilio
 from tests.fakes.twilio import FakeTwilio
 from tests.proc import child_env, manage
@@ -198,7 +198,7 @@ def test_twilio_backend_refuses_to_start_half_configured(settings) -> None:
     settings.TWILIO_FROM_NUMBER = twilio.FROM_NUMBER
 
     with pytest.raises(ImproperlyConfigured):
-        sms.get_backend("mensc.sms.TwilioBackend")
+        sms.get_backend("notifications.sms.TwilioBackend")
 
 
 # --- Console and locmem ------------------------------------------------------------
@@ -234,8 +234,8 @@ def test_locmem_backend_collects_texts(outbox: list[sms.SmsMessage]) -> None:
 @pytest.mark.parametrize(
     "path, cls",
     [
-        ("mensc.sms.ConsoleBackend", sms.ConsoleBackend),
-        ("mensc.sms.LocmemBackend", sms.LocmemBackend),
+        ("notifications.sms.ConsoleBackend", sms.ConsoleBackend),
+        ("notifications.sms.LocmemBackend", sms.LocmemBackend),
     ],
 )
 def test_get_backend_follows_the_sms_backend_setting(settings, path: str, cls: type) -> None:
@@ -274,7 +274,7 @@ def _sms_backend_setting(**env_vars: str) -> str:
 
 
 def test_settings_choose_twilio_when_fully_configured(django_db_setup) -> None:
-    assert _sms_backend_setting(**TWILIO_ENV) == "mensc.sms.TwilioBackend"
+    assert _sms_backend_setting(**TWILIO_ENV) == "notifications.sms.TwilioBackend"
 
 
 @pytest.mark.parametrize("missing", list(TWILIO_ENV))
@@ -283,10 +283,10 @@ def test_settings_fall_back_to_the_console_without_all_of_twilio(
 ) -> None:
     env = {name: value for name, value in TWILIO_ENV.items() if name != missing}
 
-    assert _sms_backend_setting(**env) == "mensc.sms.ConsoleBackend"
+    assert _sms_backend_setting(**env) == "notifications.sms.ConsoleBackend"
 
 
 def test_sms_backend_can_be_chosen_from_the_environment(django_db_setup) -> None:
-    backend = _sms_backend_setting(**TWILIO_ENV, SMS_BACKEND="mensc.sms.LocmemBackend")
+    backend = _sms_backend_setting(**TWILIO_ENV, SMS_BACKEND="notifications.sms.LocmemBackend")
 
-    assert backend == "mensc.sms.LocmemBackend"
+    assert backend == "notifications.sms.LocmemBackend"

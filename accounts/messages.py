@@ -1,0 +1,25 @@
+"""The messages accounts sends (registered with notifications at start-up).
+
+Both carry a link that proves the mailbox: it is minted when the email is
+delivered and never stored (see notifications.kinds).
+"""
+
+from __future__ import annotations
+
+from accounts.services import password_reset_url, verification_url
+from notifications.kinds import MessageKind
+
+KINDS = [
+    MessageKind(
+        name="verify_email",
+        preference=None,
+        links={"url": verification_url},
+        description="The link that verifies a member's email address",
+    ),
+    MessageKind(
+        name="password_reset",
+        preference=None,
+        links={"url": password_reset_url},
+        description="The link to choose a new password",
+    ),
+]

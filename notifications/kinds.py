@@ -1,0 +1,97 @@
+"""The kinds of message the site sends, each declared by the app that sends it.
+
+An app lists its kinds in its own `messages.py` and registers them from its
+AppConfig.ready(); this app knows none of them by name. A kind says which
+templates render it, which member preference governs it, on which channels it
+may go and which links in it are minted only when it is delivered.
+
+Minted links are how no working token rests in the main database: the row
+queued in `default` holds a placeholder (``{link:url}``) where the link goes,
+and delivery asks the kind for a fresh link and puts it in the message it
+hands to the vendor, never back in the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+EMAIL = "email"
+SMS = "sms"
+CHANNELS = (EMAIL, SMS)
+
+# A function of the recipient (a User) that returns an absolute URL built from SITE_URL.
+LinkMinter = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """One kind of message.
+
+    `preference` names the member setting that governs it ("reminders",
+    "updates", "broadcasts": `User.wants(preference, channel)`); None marks an
+    account message (verification, password reset, dues), which goes by email
+    only and whatever the settings, even before the address is verified.
+    `template` names templates/emails/<template>_{subject,body}.txt (+ optional
+    _body.html) and templates/sms/<template>.txt; it defaults to the name.
+    `at_most_once` kinds are never sent twice, at the cost of a rare miss (every
+    text is at most once anyway). `links` maps a template variable to the
+    function that mints it at delivery.
+    """
+
+    name: str
+    preference: str | None
+    channels: tuple[str, ...] = (EMAIL,)
+    template: str = ""
+    at_most_once: bool = False
+    links: dict[str, LinkMinter] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.template:
+            object.__setattr__(self, "template", self.name)
+        if not self.channels or not set(self.channels) <= set(CHANNELS):
+            raise ValueError(f"{self.name}: channels must be some of {CHANNELS}")
+        if self.preference is None and self.channels != (EMAIL,):
+            raise ValueError(f"{self.name}: an account message goes by email only")
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+_registry: dict[str, MessageKind] = {}
+
+
+def placeholder(name: str) -> str:
+    """What stands in the stored message where link `name` goes.
+
+    Braces and letters survive HTML autoescaping, so the same marker is found
+    in the plain and the HTML body.
+    """
+    return "{link:%s}" % name  # noqa: UP031 (the braces are the marker)
+
+
+def register(*kinds: MessageKind | Iterable[MessageKind]) -> None:
+    """Declare kinds (at start-up, from an AppConfig.ready()); a name is declared once."""
+    for item in kinds:
+        for kind in [item] if isinstance(item, MessageKind) else item:
+            existing = _registry.get(kind.name)
+            if existing is not None and existing != kind:
+                raise ValueError(f"message kind {kind.name!r} is declared twice")
+            _registry[kind.name] = kind
+
+
+def get(name: str) -> MessageKind:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise LookupError(f"unknown message kind {name!r}: not registered") from None
+
+
+def find(name: str) -> MessageKind | None:
+    return _registry.get(name)
+
+
+def all_kinds() -> list[MessageKind]:
+    return sorted(_registry.values(), key=lambda kind: kind.name)
