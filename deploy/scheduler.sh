@@ -1,7 +1,8 @@
 #!/bin/sh
 # Periodic jobs for docker compose (Kubernetes runs the same commands as CronJobs).
 # Every SCHEDULER_INTERVAL seconds (300): reminders and retries, expired seat
-# offers. Once a day (UTC): schedule the coming weeks, purge expired credentials.
+# offers. Once a day (UTC): schedule the coming weeks, purge expired credentials
+# and old messages' bodies.
 # Every command is safe to run again or alongside another copy (row locks,
 # idempotent scheduling), so a restart or a second scheduler does no harm.
 # SCHEDULER_ONCE=1 runs one pass and exits, 1 if a command failed (tests/deploy).
@@ -26,6 +27,7 @@ while :; do
     if [ "$today" != "$last_daily" ]; then
         run schedule_meetings --weeks 8
         run purge_expired_credentials
+        run purge_notifications
         last_daily="$today"
     fi
     [ "${SCHEDULER_ONCE:-0}" = 1 ] && exit "$failed"

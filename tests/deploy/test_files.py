@@ -246,6 +246,18 @@ def test_kubernetes_has_service_ingress_hpa_pdb_worker_cronjobs_and_migration() 
     assert "manage.py migrate" in " ".join(migrate["command"])
 
 
+def test_compose_and_kubernetes_run_the_same_periodic_commands() -> None:
+    scheduler = (DEPLOY / "scheduler.sh").read_text()
+    in_compose = set(re.findall(r"^\s+run (\w+)", scheduler, re.MULTILINE))
+    in_kubernetes = {
+        pod_spec(job)["containers"][0]["command"][2] for job in by_kind("CronJob").values()
+    }
+
+    assert in_compose == in_kubernetes
+    assert {"send_reminders", "purge_expired_credentials", "purge_notifications"} <= in_compose
+    assert in_compose <= get_commands().keys()
+
+
 def test_grace_periods_outlast_gunicorns_graceful_timeout() -> None:
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     web = pod_spec(by_kind("Deployment")["mensc-web"])

@@ -59,6 +59,8 @@ def test_the_scheduler_runs_each_periodic_command_once_per_pass() -> None:
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failed" not in proc.stderr
+    for summary in ("Reminders queued:", "Message bodies dropped:"):
+        assert summary in proc.stdout
 
 
 def test_the_scheduler_reports_a_failing_command_and_carries_on() -> None:
