@@ -1,7 +1,8 @@
 """The README's two commands, runnable on a machine that has only Python 3.11+.
 
     python3 -m mensc run    # virtualenv, install, migrate, demo data, serve on :8000
-    python3 -m mensc test   # virtualenv, install, check services (+ nginx), ruff, pytest
+    python3 -m mensc test   # virtualenv, install, check services (+ nginx), ruff,
+                            # import contracts, benchmarks, pytest
 
 Standard library only: this runs before anything is installed.
 """
@@ -173,6 +174,8 @@ def test(argv: list[str]) -> None:
     run([str(PYTHON), "-m", "ruff", "check", "."])
     say("ruff format --check")
     run([str(PYTHON), "-m", "ruff", "format", "--check", "."])
+    say("import contracts (lint-imports): apps in layers, no import cycle")
+    run([str(BIN / "lint-imports"), "--no-cache"])
     if not argv:
         say("benchmarks (pytest -m perf): figures, not pass/fail on time")
         run([str(PYTHON), "-m", "pytest", "-m", "perf", "-p", "no:xdist", "-q"], env=env)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -33,3 +36,64 @@ def test_every_model_change_has_a_committed_migration() -> None:
         call_command("makemigrations", "--check", "--dry-run", verbosity=0)
     except SystemExit:
         pytest.fail("a model change has no migration: run makemigrations and commit it")
+
+
+PACKAGES = ("mensc", "demo", "circles", "billing", "accounts", "notifications")
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def source_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = tmp_path_factory.mktemp("tree")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tree)
+    return tree
+
+
+def test_the_import_contracts_hold() -> None:
+    proc = lint_imports(ROOT)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        # notifications sits below accounts: importing it back closes a loop.
+        ("notifications/loop.py", "from accounts import models\n", "Apps are layers"),
+        ("billing/loop.py", "import circles.selectors\n", "Apps are layers"),
+        # services -> tasks -> delivery already: delivery -> services is a loop.
+        ("notifications/delivery.py", "from notifications import services\n", "No import cycle"),
+        ("circles/loop.py", "from mensc import views\n", "nothing from the project package"),
+    ],
+)
+def test_the_import_check_fails_on_a_new_loop(
+    source_copy: Path, module: str, line: str, contract: str
+) -> None:
+    path = source_copy / module
+    original = path.read_text() if path.exists() else None
+    assert lint_imports(source_copy).returncode == 0
+    path.write_text((original or "") + line)
+    try:
+        proc = lint_imports(source_copy)
+    finally:
+        if original is None:
+            path.unlink()
+        else:
+            path.write_text(original)
+
+    assert proc.returncode == 1, proc.stdout
+    broken = [row for row in proc.stdout.splitlines() if row.endswith("BROKEN")]
+    assert len(broken) == 1 and contract in broken[0], proc.stdout
