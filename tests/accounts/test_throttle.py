@@ -60,7 +60,7 @@ def test_a_success_before_the_limit_resets_the_count(member: User) -> None:
 def test_the_throttle_lifts_when_the_window_ends(member: User) -> None:
     fail_five_times(member.email)
     # The window is the cache entry's lifetime; end it as time would.
-    cache.delete(throttle._key(member.email, "127.0.0.1"))
+    cache.delete(throttle._key(throttle.SIGN_IN, throttle._subject(member.email, "127.0.0.1")))
 
     assert sign_in(member.email, PASSWORD).status_code == 302
 
@@ -68,7 +68,7 @@ def test_the_throttle_lifts_when_the_window_ends(member: User) -> None:
 def test_the_window_is_fifteen_minutes_in_redis(member: User) -> None:
     sign_in(member.email, "wrong-password")
 
-    ttl = cache.ttl(throttle._key(member.email, "127.0.0.1"))
+    ttl = cache.ttl(throttle._key(throttle.SIGN_IN, throttle._subject(member.email, "127.0.0.1")))
     assert 14 * 60 < ttl <= 15 * 60
 
 
@@ -79,3 +79,35 @@ def test_throttling_works_on_the_local_memory_cache_too(member: User, settings) 
 
     fail_five_times(member.email)
     assert throttle.THROTTLED_MESSAGE in sign_in(member.email, PASSWORD).content.decode()
+
+
+def test_parallel_tries_never_pass_more_than_the_limit() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    limit = throttle.Limit("test-parallel", 5, 60)
+
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        decisions = list(pool.map(lambda _: throttle.hit(limit, "someone"), range(30)))
+
+    assert sum(d.allowed for d in decisions) == 5
+    assert sorted(d.count for d in decisions) == list(range(1, 31))
+    refused = [d for d in decisions if not d.allowed]
+    assert all(0 < d.retry_after <= 60 and d.minutes == 1 for d in refused)
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_an_ipv6_client_counts_as_its_slash_64(address: str, counted_as: str) -> None:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", REMOTE_ADDR=address)
+
+    assert throttle.client_network(request) == counted_as
