@@ -13,13 +13,13 @@ KINDS = [
     MessageKind(
         name="verify_email",
         preference=None,
-        links={"url": verification_url},
+        minted={"url": lambda row: verification_url(row.user)},
         description="The link that verifies a member's email address",
     ),
     MessageKind(
         name="password_reset",
         preference=None,
-        links={"url": password_reset_url},
+        minted={"url": lambda row: password_reset_url(row.user)},
         description="The link to choose a new password",
     ),
 ]

@@ -12,7 +12,7 @@ row says "sent", an *at-most-once* row (every SMS, every reminder) stays
 twice. Other email is *at-least-once*: its "sending" lease runs out after
 LEASE and the sweep tries again.
 
-Links a kind mints (see notifications.kinds) are made here, just before the
+Secrets a kind mints (see notifications.kinds) are made here, just before the
 vendor is called, and put only into the message handed to the vendor.
 """
 
@@ -98,28 +98,28 @@ class Skip(Exception):
     pass
 
 
-def with_links(row: Notification) -> tuple[str, str]:
-    """The row's body and HTML body with the kind's links minted into them.
+def with_minted(row: Notification) -> tuple[str, str]:
+    """The row's body and HTML body with the kind's secrets minted into them.
 
-    Only the returned strings hold the links; the row is left as it was.
+    Only the returned strings hold them; the row is left as it was.
     """
     body, html = row.body, row.html_body
     declared = find_kind(row.kind)
-    for name, mint in (declared.links if declared else {}).items():
+    for name, mint in (declared.minted if declared else {}).items():
         marker = placeholder(name)
         if marker not in body and marker not in html:
             continue
-        url = mint(row.user)
-        if not url.startswith(settings.SITE_URL + "/"):
+        value = mint(row)
+        if "://" in value and not value.startswith(settings.SITE_URL + "/"):
             raise TransportError(f"link {name} is not on SITE_URL", permanent=True)
-        body = body.replace(marker, url)
-        html = html.replace(marker, escape(url))
+        body = body.replace(marker, value)
+        html = html.replace(marker, escape(value))
     return body, html
 
 
 def _send(row: Notification, opted_out: set[str]) -> str:
     user = row.user
-    body, html = with_links(row)
+    body, html = with_minted(row)
     if row.channel == Notification.Channel.SMS:
         # STOP may have come in after the row was queued.
         if not user.phone or user.phone in opted_out:

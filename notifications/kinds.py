@@ -3,12 +3,13 @@
 An app lists its kinds in its own `messages.py` and registers them from its
 AppConfig.ready(); this app knows none of them by name. A kind says which
 templates render it, which member preference governs it, on which channels it
-may go and which links in it are minted only when it is delivered.
+may go and which of its values (a link that proves a mailbox, a one-time
+code) are minted only when it is delivered.
 
-Minted links are how no working token rests in the main database: the row
-queued in `default` holds a placeholder (``{link:url}``) where the link goes,
-and delivery asks the kind for a fresh link and puts it in the message it
-hands to the vendor, never back in the row.
+Minting is how no working token rests in the main database: the row queued
+in `default` holds a placeholder (``{link:url}``) where the secret goes, and
+delivery asks the kind for a fresh value and puts it in the message it hands
+to the vendor, never back in the row.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ EMAIL = "email"
 SMS = "sms"
 CHANNELS = (EMAIL, SMS)
 
-# A function of the recipient (a User) that returns an absolute URL built from SITE_URL.
-LinkMinter = Callable[[Any], str]
+# A function of the queued row (its .user, its .subject_key) that returns the
+# secret value: an absolute URL built from SITE_URL, or a one-time code.
+Minter = Callable[[Any], str]
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,9 @@ class MessageKind:
     `template` names templates/emails/<template>_{subject,body}.txt (+ optional
     _body.html) and templates/sms/<template>.txt; it defaults to the name.
     `at_most_once` kinds are never sent twice, at the cost of a rare miss (every
-    text is at most once anyway). `links` maps a template variable to the
-    function that mints it at delivery.
+    text is at most once anyway). `minted` maps a template variable to the
+    function that mints its value at delivery; a value that is a URL must be
+    on SITE_URL.
     """
 
     name: str
@@ -45,7 +48,7 @@ class MessageKind:
     channels: tuple[str, ...] = (EMAIL,)
     template: str = ""
     at_most_once: bool = False
-    links: dict[str, LinkMinter] = field(default_factory=dict)
+    minted: dict[str, Minter] = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -64,7 +67,7 @@ _registry: dict[str, MessageKind] = {}
 
 
 def placeholder(name: str) -> str:
-    """What stands in the stored message where link `name` goes.
+    """What stands in the stored message where minted value `name` goes.
 
     Braces and letters survive HTML autoescaping, so the same marker is found
     in the plain and the HTML body.

@@ -4,8 +4,8 @@
 background task to deliver it once that transaction commits, so a page never
 waits on a vendor (delivery lives in notifications.delivery).
 
-What is queued is rendered at once, except the kind's minted links: the row
-holds a placeholder for each, and delivery mints a fresh link. So a reset or
+What is queued is rendered at once, except the kind's minted values: the row
+holds a placeholder for each, and delivery mints a fresh one. So a reset or
 verification link never rests in the main database, queued or sent.
 """
 
@@ -47,12 +47,12 @@ def may_send(user: Any, kind: str, channel: str, *, opted_out: set[str] | None =
 def render(kind: kinds.MessageKind, channel: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, body, html) from templates/emails/<template>_* or templates/sms/<template>.txt.
 
-    Minted links render as their placeholders.
+    Minted values render as their placeholders.
     """
     context = {
         "site_url": settings.SITE_URL,
         **context,
-        **{name: kinds.placeholder(name) for name in kind.links},
+        **{name: kinds.placeholder(name) for name in kind.minted},
     }
     if channel == Notification.Channel.SMS:
         return "", render_to_string(f"sms/{kind.template}.txt", context).strip(), ""

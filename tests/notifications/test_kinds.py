@@ -41,7 +41,7 @@ def test_every_kind_renders_on_each_of_its_channels(kind: kinds.MessageKind) -> 
 
         assert body.strip()
         assert bool(subject) == (channel == kinds.EMAIL)
-        for name in kind.links:  # a link it mints appears only as its placeholder
+        for name in kind.minted:  # a value it mints appears only as its placeholder
             assert kinds.placeholder(name) in body
 
 
@@ -88,7 +88,7 @@ def test_a_minted_link_is_escaped_in_html_and_never_saved(settings) -> None:
     user = make_user("eve@example.com")
     [row] = notify(user=user, kind="verify_email", subject_key="x")
 
-    body, html = delivery.with_links(row)
+    body, html = delivery.with_minted(row)
 
     assert "https://circles.example.org/accounts/verify/" in body
     assert 'href="https://circles.example.org/accounts/verify/' in html
@@ -104,7 +104,7 @@ def stray_kind():
         name="test_stray_link",
         preference=None,
         template="verify_email",
-        links={"url": lambda user: "https://evil.example/accounts/verify/x/"},
+        minted={"url": lambda row: "https://evil.example/accounts/verify/x/"},
     )
     kinds.register(kind)
     yield kind
