@@ -189,9 +189,13 @@ def google_link(*, user: User, sub: str, email: str) -> None:
     existing = GoogleIdentity.objects.filter(sub=sub).first()
     if existing is not None and existing.user_id != user.pk:
         raise AccountError(GOOGLE_ALREADY_LINKED)
-    GoogleIdentity.objects.update_or_create(
-        user_id=user.pk, defaults={"sub": sub, "email": email, "linked_at": timezone.now()}
-    )
+    try:
+        with transaction.atomic(using=CREDS_DB):
+            GoogleIdentity.objects.update_or_create(
+                user_id=user.pk, defaults={"sub": sub, "email": email, "linked_at": timezone.now()}
+            )
+    except IntegrityError:  # another account linked this Google account a moment earlier
+        raise AccountError(GOOGLE_ALREADY_LINKED) from None
 
 
 def google_unlink(*, user: User) -> None:
