@@ -186,9 +186,13 @@ def _subject(email: str, client: str) -> str:
     return f"{_address(email)}|{client}"
 
 
-def _account_subject(user: User) -> str:
-    # The credential stamp is part of it: a new password (a reset) starts afresh.
-    return f"{user.pk}|{user.credentials_changed_at.isoformat()}"
+def _account_subject(email: str, owner: User | None) -> str:
+    # An address with no account is capped the same (else the cap would tell
+    # who has one). An account's count carries its credential stamp: a new
+    # password (a reset) starts afresh.
+    if owner is None:
+        return f"address|{_address(email)}"
+    return f"user|{owner.pk}|{owner.credentials_changed_at.isoformat()}"
 
 
 def _owner(email: str) -> User | None:
@@ -215,17 +219,16 @@ def sign_in_attempt(
     if not decision.allowed:
         raise refusal(decision)
     owner = _owner(email) if email else None
-    account = _account_subject(owner) if owner is not None else None
-    if account is not None:
-        decision = hit(SIGN_IN_ACCOUNT, account)
-        if not decision.allowed:
-            if decision.count == SIGN_IN_ACCOUNT.max + 1:  # exactly one try sees this
-                services.sign_in_paused_notify(user=owner, minutes=decision.minutes)
-            raise refusal(decision)
+    account = _account_subject(email, owner)
+    decision = hit(SIGN_IN_ACCOUNT, account)
+    if not decision.allowed:
+        # Exactly one try sees the count pass the cap.
+        if owner is not None and decision.count == SIGN_IN_ACCOUNT.max + 1:
+            services.sign_in_paused_notify(user=owner, minutes=decision.minutes)
+        raise refusal(decision)
     yield
     clear(SIGN_IN, per_client)
-    if account is not None:
-        take_back(SIGN_IN_ACCOUNT, account)
+    take_back(SIGN_IN_ACCOUNT, account)
 
 
 # --- Old-password checks: password change, account deletion ----------------------------
@@ -236,7 +239,7 @@ OLD_PASSWORD_CLIENT = Limit("old-password-client", 20, 15 * 60)  # per client ne
 
 def old_password_check(
     user: User, request: HttpRequest | None, *, refusal: Callable[[Decision], Exception]
-):
+) -> contextlib.AbstractContextManager[None]:
     """Guard a signed-in man's check of his own password (only failures stay counted)."""
     return attempt(
         (OLD_PASSWORD, str(user.pk)),

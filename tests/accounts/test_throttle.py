@@ -232,6 +232,16 @@ def test_the_owner_is_told_once_when_the_account_cap_trips(member: User) -> None
     assert Notification.objects.filter(user=member, kind="sign_in_paused").count() == 1
 
 
+def test_an_address_without_an_account_is_capped_alike(member: User) -> None:
+    # Else "60 minutes" after 20 failures would tell who has an account.
+    fail_from_many_clients("nobody@example.com", throttle.ACCOUNT_MAX_FAILURES)
+
+    response = sign_in("nobody@example.com", "wrong-password", ip="203.0.113.1")
+
+    assert "Too many attempts. Try again in 60 minutes." in response.content.decode()
+    assert not Notification.objects.exists()
+
+
 def test_a_success_is_not_counted_against_the_account(member: User) -> None:
     fail_from_many_clients(member.email, throttle.ACCOUNT_MAX_FAILURES - 1)
     assert sign_in(member.email, PASSWORD, ip="203.0.113.1").status_code == 302
