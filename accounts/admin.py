@@ -5,8 +5,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.forms import AdminUserChangeForm, AdminUserCreationForm
+from accounts.forms import AdminSignInForm, AdminUserChangeForm, AdminUserCreationForm
 from accounts.models import User
+
+# /admin/login/ counts against the same sign-in throttle as the sign-in page.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)

@@ -29,8 +29,11 @@ from accounts.authentication import TOKEN_INVALID, token_for, token_user
 from accounts.models import User
 
 
-class Throttled(exceptions.Throttled):
-    default_detail = throttle.THROTTLED_MESSAGE
+def throttled(decision: throttle.Decision) -> exceptions.Throttled:
+    """A 429 that says what the pages say, with Retry-After in seconds."""
+    refusal = exceptions.Throttled(detail=throttle.too_many(decision))
+    refusal.wait = decision.retry_after  # DRF's handler turns it into Retry-After
+    return refusal
 
 
 def parse_refresh(raw: str) -> RefreshToken:
@@ -55,9 +58,8 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         with throttle.sign_in_attempt(
             attrs.get(self.username_field, ""),
-            throttle.client_ip(self.context.get("request")),
-            failure=exceptions.AuthenticationFailed,
-            refusal=Throttled(),
+            self.context.get("request"),
+            refusal=throttled,
         ):
             return super().validate(attrs)
 

@@ -1,19 +1,24 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import phonenumbers
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
+from django.http import HttpRequest
 
-from accounts import services, throttle
+from accounts import tasks, throttle
 from accounts.models import User
 
 PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
 PHONE_NEEDED_FOR_SMS = "Add a mobile number to get text messages."
 WRONG_PASSWORD = "That is not your password."
 WRONG_CONFIRMATION = "Type your email address exactly to confirm."
+
+
+def _refusal(decision: throttle.Decision) -> forms.ValidationError:
+    return forms.ValidationError(throttle.too_many(decision), code="throttled")
 
 
 class AdminUserCreationForm(auth_forms.SetUnusablePasswordMixin, auth_forms.BaseUserCreationForm):
@@ -63,36 +68,57 @@ class SignUpForm(auth_forms.BaseUserCreationForm):
         return User.objects.normalize_email(self.cleaned_data["email"])
 
 
-class SignInForm(auth_forms.AuthenticationForm):
-    """Django's sign-in form, refusing an account+IP after 5 failures in 15 minutes."""
+class SignInGuard:
+    """Counts every sign-in through the site's throttle (accounts.throttle)."""
 
     def clean(self) -> dict:
         with throttle.sign_in_attempt(
             self.cleaned_data.get("username") or "",
-            throttle.client_ip(self.request),
-            failure=forms.ValidationError,
-            refusal=forms.ValidationError(throttle.THROTTLED_MESSAGE, code="throttled"),
+            self.request,
+            refusal=_refusal,
         ):
             return super().clean()
 
 
-class PasswordResetForm(auth_forms.PasswordResetForm):
-    def save(self, **kwargs: Any) -> None:
-        # Through the notification log like every other message. Django's own
-        # save() makes the link here, from the request's Host; ours is minted
-        # from SITE_URL when the email is delivered, so it never rests in the log.
-        for user in self.get_users(self.cleaned_data["email"]):
-            services.password_reset_send(user=user)
+class SignInForm(SignInGuard, auth_forms.AuthenticationForm):
+    """Django's sign-in form, throttled per account and client, and per account."""
 
-    def get_users(self, email: str) -> Iterator[User]:
-        # Django skips users without a usable password. A member who signed up
-        # with Google has none, and a reset link is how he sets one: owning
-        # the mailbox is the proof either way.
-        return (
-            user
-            for user in User._default_manager.filter(email__iexact=email, is_active=True)
-            if user.email.casefold() == email.casefold()
-        )
+
+class AdminSignInForm(SignInGuard, AdminAuthenticationForm):
+    """/admin/login/: the admin's own form (staff only), behind the same throttle."""
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form; checking the old password is limited like a sign-in."""
+
+    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        with throttle.old_password_check(self.user, self.request, refusal=_refusal):
+            return super().clean_old_password()
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Asks the background task for a link: the page does the same work for any address."""
+
+    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        decision = throttle.reset_request(email, self.request)
+        if not decision.allowed:
+            raise forms.ValidationError(throttle.too_many(decision), code="throttled")
+        return email
+
+    def save(self, **kwargs: Any) -> None:
+        # Who has this address is looked up in the task, not here (a timing
+        # oracle otherwise). The link is minted from SITE_URL at delivery, so
+        # it never rests in the message log.
+        tasks.password_reset_request.enqueue(self.cleaned_data["email"])
 
 
 class SettingsForm(forms.ModelForm):
@@ -151,9 +177,10 @@ class DeleteAccountForm(forms.Form):
     )
     confirm_email = forms.CharField(required=False, label="Type your email address to confirm")
 
-    def __init__(self, *args, user: User, **kwargs) -> None:
+    def __init__(self, *args, user: User, request: HttpRequest | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.request = request
         if user.has_usable_password():
             del self.fields["confirm_email"]
             self.fields["password"].required = True
@@ -163,8 +190,9 @@ class DeleteAccountForm(forms.Form):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError(WRONG_PASSWORD)
+        with throttle.old_password_check(self.user, self.request, refusal=_refusal):
+            if not self.user.check_password(password):
+                raise forms.ValidationError(WRONG_PASSWORD)
         return password
 
     def clean_confirm_email(self) -> str:

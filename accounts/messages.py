@@ -1,7 +1,8 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-Both carry a link that proves the mailbox: it is minted when the email is
-delivered and never stored (see notifications.kinds).
+The verification and reset messages carry a link that proves the mailbox: it
+is minted when the email is delivered and never stored (see
+notifications.kinds).
 """
 
 from __future__ import annotations
@@ -21,5 +22,10 @@ KINDS = [
         preference=None,
         minted={"url": lambda row: password_reset_url(row.user)},
         description="The link to choose a new password",
+    ),
+    MessageKind(
+        name="sign_in_paused",
+        preference=None,
+        description="Too many wrong passwords: sign-in is paused for a while (once a day)",
     ),
 ]

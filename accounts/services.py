@@ -75,6 +75,34 @@ def password_reset_send(*, user: User) -> None:
     notify(user=user, kind="password_reset", subject_key=f"reset:{uuid4().hex}")
 
 
+def password_reset_request(*, email: str) -> int:
+    """Send a reset link to each active account with `email`; how many were sent.
+
+    Runs in the background (accounts.tasks), so the page that asked does the
+    same work whether or not the address has an account. A member who signed
+    up with Google has no usable password, and a reset link is how he sets
+    one: owning the mailbox is the proof either way (Django skips him).
+    """
+    users = [
+        user
+        for user in User._default_manager.filter(email__iexact=email, is_active=True)
+        if user.email.casefold() == email.casefold()
+    ]
+    for user in users:
+        password_reset_send(user=user)
+    return len(users)
+
+
+def sign_in_paused_notify(*, user: User, minutes: int) -> None:
+    """Tell the owner that password sign-in to his account is paused (at most once a day)."""
+    notify(
+        user=user,
+        kind="sign_in_paused",
+        subject_key=f"sign-in-paused:{timezone.now():%Y-%m-%d}",
+        context={"minutes": minutes},
+    )
+
+
 def user_sign_up(*, user: User) -> User:
     """Save a new member (password already set on the instance) and send the link."""
     user.save()
@@ -161,9 +189,13 @@ def google_link(*, user: User, sub: str, email: str) -> None:
     existing = GoogleIdentity.objects.filter(sub=sub).first()
     if existing is not None and existing.user_id != user.pk:
         raise AccountError(GOOGLE_ALREADY_LINKED)
-    GoogleIdentity.objects.update_or_create(
-        user_id=user.pk, defaults={"sub": sub, "email": email, "linked_at": timezone.now()}
-    )
+    try:
+        with transaction.atomic(using=CREDS_DB):
+            GoogleIdentity.objects.update_or_create(
+                user_id=user.pk, defaults={"sub": sub, "email": email, "linked_at": timezone.now()}
+            )
+    except IntegrityError:  # another account linked this Google account a moment earlier
+        raise AccountError(GOOGLE_ALREADY_LINKED) from None
 
 
 def google_unlink(*, user: User) -> None:

@@ -9,21 +9,28 @@ in the cache in the clear.
 
 If the cache is down, nothing is limited rather than everything refused.
 
-Sign-in throttling (5 failures per account and client in 15 minutes) is the
-first user of it, below.
+Below the primitive: the limits on everything where a password or an email
+address is tried (sign-in on every door, old-password checks, verification
+resends, password-reset requests), each counted per account or address and
+per client network, and the one message every refusal shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import math
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,25 @@ def hit(limit: Limit, subject: str) -> Decision:
     return Decision(False, count, _ttl(key, limit.window))
 
 
+def take_back(limit: Limit, subject: str) -> None:
+    """Uncount one try (one that turned out not to count, such as a success)."""
+    with contextlib.suppress(ValueError):  # the window ended: nothing to take back
+        cache.decr(_key(limit, subject))
+
+
+def hit_all(*tries: tuple[Limit, str]) -> Decision:
+    """Count one try against each (limit, subject); refused if any refuses.
+
+    Every limit counts the try, refused or not: windows are fixed (counting
+    never extends one), so a refused try costs nothing but its count.
+    """
+    decisions = [hit(limit, subject) for limit, subject in tries]
+    refused = [d for d in decisions if not d.allowed]
+    if refused:
+        return max(refused, key=lambda d: d.retry_after)
+    return Decision(True, max((d.count for d in decisions), default=0), 0)
+
+
 def peek(limit: Limit, subject: str) -> Decision:
     """Whether `subject` is over `limit` now, without counting a try."""
     key = _key(limit, subject)
@@ -114,43 +140,127 @@ def client_network(request: HttpRequest | None) -> str:
     return str(address)
 
 
-# --- Sign-in ----------------------------------------------------------------------------
+# --- What every refusal says ----------------------------------------------------------
+
+
+def too_many(decision: Decision) -> str:
+    """The answer to a refused try, with the limit's real remaining time."""
+    minutes = decision.minutes
+    return f"Too many attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+
+
+def _address(email: str) -> str:
+    # The form an address is counted in: look-alikes (fullwidth letters, a
+    # Kelvin sign, a long s) count as the address they imitate.
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
+@contextmanager
+def attempt(*tries: tuple[Limit, str], refusal: Callable[[Decision], Exception]) -> Iterator[None]:
+    """Guard one check of a secret: count it first, refuse over the limit, uncount a success.
+
+    Counting before checking, in one atomic increment, is what keeps thirty
+    parallel guesses from getting more than the limit through. An exception
+    from the guarded block (a wrong password) leaves the try counted.
+    """
+    decision = hit_all(*tries)
+    if not decision.allowed:
+        raise refusal(decision)
+    yield
+    for limit, subject in tries:
+        take_back(limit, subject)
+
+
+# --- Sign-in: the page, /admin/login/ and the API token endpoint -----------------------
 
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
+# Per account and client network: a man who mistypes is not held up by others.
 SIGN_IN = Limit("signin-failures", MAX_FAILURES, WINDOW_SECONDS)
-THROTTLED_MESSAGE = (
-    "Too many failed sign-in attempts for this account. Please wait 15 minutes, or reset "
-    "your password."
-)
+# Per account, from every client together: rotating addresses gains nothing.
+ACCOUNT_MAX_FAILURES = 20
+SIGN_IN_ACCOUNT = Limit("signin-account", ACCOUNT_MAX_FAILURES, 60 * 60)
 
 
-def _subject(email: str, ip: str) -> str:
-    return f"{email.strip().casefold()}|{ip}"
+def _subject(email: str, client: str) -> str:
+    return f"{_address(email)}|{client}"
 
 
-def is_throttled(email: str, ip: str) -> bool:
-    return not peek(SIGN_IN, _subject(email, ip)).allowed
+def _account_subject(email: str, owner: User | None) -> str:
+    # An address with no account is capped the same (else the cap would tell
+    # who has one). An account's count carries its credential stamp: a new
+    # password (a reset) starts afresh.
+    if owner is None:
+        return f"address|{_address(email)}"
+    return f"user|{owner.pk}|{owner.credentials_changed_at.isoformat()}"
 
 
-def record_failure(email: str, ip: str) -> None:
-    hit(SIGN_IN, _subject(email, ip))
-
-
-def reset(email: str, ip: str) -> None:
-    clear(SIGN_IN, _subject(email, ip))
+def _owner(email: str) -> User | None:
+    try:
+        return User._default_manager.get_by_natural_key(email)
+    except User.DoesNotExist:
+        return None
 
 
 @contextmanager
 def sign_in_attempt(
-    email: str, ip: str, *, failure: type[Exception], refusal: Exception
+    email: str, request: HttpRequest | None, *, refusal: Callable[[Decision], Exception]
 ) -> Iterator[None]:
-    """Guard one sign-in: refuse when throttled, count a `failure`, reset on success."""
-    if is_throttled(email, ip):
-        raise refusal
-    try:
-        yield
-    except failure:
-        record_failure(email, ip)
-        raise
-    reset(email, ip)
+    """Guard one sign-in by password, on any door (page, admin, API).
+
+    Refused once the account has MAX_FAILURES failures from this client
+    network in 15 minutes, or ACCOUNT_MAX_FAILURES from anywhere in an hour;
+    a refusal turns away the right password too. The first refusal by the
+    account cap tells the owner by email (at most once a day). A success
+    clears this client's count and uncounts itself from the account's.
+    """
+    per_client = _subject(email, client_network(request))
+    decision = hit(SIGN_IN, per_client)
+    if not decision.allowed:
+        raise refusal(decision)
+    owner = _owner(email) if email else None
+    account = _account_subject(email, owner)
+    decision = hit(SIGN_IN_ACCOUNT, account)
+    if not decision.allowed:
+        # Exactly one try sees the count pass the cap.
+        if owner is not None and decision.count == SIGN_IN_ACCOUNT.max + 1:
+            services.sign_in_paused_notify(user=owner, minutes=decision.minutes)
+        raise refusal(decision)
+    yield
+    clear(SIGN_IN, per_client)
+    take_back(SIGN_IN_ACCOUNT, account)
+
+
+# --- Old-password checks: password change, account deletion ----------------------------
+
+OLD_PASSWORD = Limit("old-password", 5, 15 * 60)  # per account
+OLD_PASSWORD_CLIENT = Limit("old-password-client", 20, 15 * 60)  # per client network
+
+
+def old_password_check(
+    user: User, request: HttpRequest | None, *, refusal: Callable[[Decision], Exception]
+) -> contextlib.AbstractContextManager[None]:
+    """Guard a signed-in man's check of his own password (only failures stay counted)."""
+    return attempt(
+        (OLD_PASSWORD, str(user.pk)),
+        (OLD_PASSWORD_CLIENT, client_network(request)),
+        refusal=refusal,
+    )
+
+
+# --- Messages asked for: verification resends, password-reset requests ------------------
+
+RESEND = Limit("verify-resend", 3, 60 * 60)  # per address
+RESEND_CLIENT = Limit("verify-resend-client", 10, 60 * 60)
+RESET = Limit("reset-request", 3, 60 * 60)  # per address typed, account or not
+RESET_CLIENT = Limit("reset-request-client", 10, 60 * 60)
+
+
+def resend_request(email: str, request: HttpRequest | None) -> Decision:
+    """Count one request for a new verification link."""
+    return hit_all((RESEND, _address(email)), (RESEND_CLIENT, client_network(request)))
+
+
+def reset_request(email: str, request: HttpRequest | None) -> Decision:
+    """Count one password-reset request: the same whether or not an account has `email`."""
+    return hit_all((RESET, _address(email)), (RESET_CLIENT, client_network(request)))

@@ -4,7 +4,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
-from accounts.forms import PasswordResetForm
 from accounts.tokens import password_reset_token
 
 app_name = "accounts"
@@ -28,7 +27,7 @@ urlpatterns = [
     path("google/unlink/", views.google_unlink, name="google_unlink"),
     path(
         "password/change/",
-        auth_views.PasswordChangeView.as_view(
+        views.PasswordChangeView.as_view(
             template_name="accounts/password_change.html",
             success_url=reverse_lazy("accounts:password_change_done"),
         ),
@@ -43,8 +42,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            form_class=PasswordResetForm,
+        views.PasswordResetView.as_view(
             token_generator=password_reset_token,
             template_name="accounts/password_reset.html",
             success_url=reverse_lazy("accounts:password_reset_done"),

@@ -14,8 +14,15 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import google, services
-from accounts.forms import DeleteAccountForm, SettingsForm, SignInForm, SignUpForm
+from accounts import google, services, throttle
+from accounts.forms import (
+    DeleteAccountForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    SettingsForm,
+    SignInForm,
+    SignUpForm,
+)
 from accounts.models import GoogleIdentity
 
 GOOGLE_SESSION_KEY = "google_oidc"
@@ -40,6 +47,21 @@ class SignInView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "google_enabled": google.is_enabled()}
+
+
+class WithRequest:
+    """Hands the request to the form, whose limits count per client network."""
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class PasswordChangeView(WithRequest, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
+
+
+class PasswordResetView(WithRequest, auth_views.PasswordResetView):
+    form_class = PasswordResetForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -73,6 +95,10 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 def resend_verification(request: HttpRequest) -> HttpResponse:
     if request.user.is_verified:
         messages.info(request, services.VERIFY_ALREADY)
+        return redirect("accounts:settings")
+    decision = throttle.resend_request(request.user.email, request)
+    if not decision.allowed:
+        messages.error(request, throttle.too_many(decision))
     else:
         services.verification_send(user=request.user)
         messages.success(request, f"We sent a new link to {request.user.email}.")
@@ -111,7 +137,7 @@ def export(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    form = DeleteAccountForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         services.user_delete(user=request.user)
         logout(request)

@@ -67,6 +67,15 @@ class Scholarship(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
+        constraints = [
+            # One request waiting for a treasurer per member, however many
+            # arrive at once (billing.services.scholarship_request).
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="requested"),
+                name="billing_one_open_scholarship_request",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for user {self.user_id}: {self.status}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -22,12 +22,17 @@ class BillingError(Exception):
         self.message = message
 
 
-@transaction.atomic
 def scholarship_request(*, user: User, kind: str, reason: str) -> Scholarship:
-    """A member asks for reduced or waived dues; only treasurers read the reason."""
-    if Scholarship.objects.filter(user=user, status=Scholarship.Status.REQUESTED).exists():
-        raise BillingError(ALREADY_ASKED)
-    return Scholarship.objects.create(user=user, kind=kind, reason=reason.strip())
+    """A member asks for reduced or waived dues; only treasurers read the reason.
+
+    One request may wait at a time: the database holds that rule (a partial
+    unique constraint), so parallel requests leave one, never two.
+    """
+    try:
+        with transaction.atomic():
+            return Scholarship.objects.create(user=user, kind=kind, reason=reason.strip())
+    except IntegrityError:
+        raise BillingError(ALREADY_ASKED) from None
 
 
 @transaction.atomic

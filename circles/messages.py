@@ -35,6 +35,11 @@ KINDS = [
     MessageKind(name="membership_approved", preference="updates", description="Welcome in"),
     MessageKind(name="membership_declined", preference="updates", description="Not this time"),
     MessageKind(
+        name="membership_expired",
+        preference="updates",
+        description="His request went unanswered and no longer holds a seat",
+    ),
+    MessageKind(
         name="seat_offered",
         preference="updates",
         channels=BOTH,
@@ -93,6 +98,10 @@ def approved(membership: Membership) -> None:
 
 def declined(membership: Membership) -> None:
     _to_member(membership, "membership_declined")
+
+
+def request_expired(membership: Membership, *, days: int) -> None:
+    _to_member(membership, "membership_expired", days=days)
 
 
 def seat_offered(membership: Membership) -> None:

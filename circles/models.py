@@ -163,6 +163,8 @@ class Membership(models.Model):
         PAUSED = "paused", "Paused"
         LEFT = "left", "Left"
         DECLINED = "declined", "Declined"
+        # A request nobody answered in time (circles.services.REQUEST_DAYS).
+        EXPIRED = "expired", "Expired"
 
     circle = models.ForeignKey(Circle, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(

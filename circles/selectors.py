@@ -132,7 +132,13 @@ def dashboard(user: User) -> dict[str, object]:
     """A member's home: next meetings, his circles, pending requests and offers."""
     memberships = list(
         Membership.objects.filter(user=user)
-        .exclude(status__in=[Membership.Status.LEFT, Membership.Status.DECLINED])
+        .exclude(
+            status__in=[
+                Membership.Status.LEFT,
+                Membership.Status.DECLINED,
+                Membership.Status.EXPIRED,
+            ]
+        )
         .select_related("circle")
         .order_by("circle__name")
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q
@@ -30,6 +31,12 @@ from circles.models import (
 )
 
 OFFER_HOURS = 72
+# A request unanswered this long stops holding a seat (expire_join_requests).
+REQUEST_DAYS = 14
+# After leaving a circle or being declined, a man waits this long to ask it again.
+COOL_DOWN_DAYS = 7
+# Requests (and waitlist places) one man may have open at once, across circles.
+MAX_OPEN_REQUESTS = 3
 
 NOT_VERIFIED = "Please verify your email address before asking to join a circle."
 NOT_JOINABLE = "This circle is not taking new members."
@@ -45,6 +52,11 @@ NEEDS_ACCEPTANCE = "The circle's agreements changed: please accept them before y
 MEETING_CLOSED = "This meeting can no longer take RSVPs."
 NOT_CANCELLABLE = "Only a scheduled meeting can be cancelled."
 NOT_MEMBER_TO_LEAVE = "You are not in this circle."
+COOLING_DOWN = "You can ask to join this circle again from {when}."
+TOO_MANY_OPEN = (
+    f"You are already waiting on {MAX_OPEN_REQUESTS} circles (a request or a waitlist "
+    "place). You can ask another once one of them is settled."
+)
 
 
 class CircleError(Exception):
@@ -105,6 +117,9 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     """Ask to join: a free seat makes a request for the facilitator, else the waitlist."""
     if not user.is_verified:
         raise CircleError(NOT_VERIFIED)
+    # His row first, then the circle's: his open requests across circles are
+    # counted and added to one at a time.
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     circle = _lock(circle)
     if not circle.is_listed or circle.status not in (
         Circle.Status.FORMING,
@@ -123,6 +138,13 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
         Membership.Status.WAITLISTED,
     ):
         raise CircleError(ALREADY_ASKED)
+    if membership is not None and (until := _cool_down_ends(membership)) is not None:
+        raise CircleError(COOLING_DOWN.format(when=_local(until, user)))
+    open_requests = Membership.objects.filter(
+        user=user, status__in=[Membership.Status.REQUESTED, Membership.Status.WAITLISTED]
+    )
+    if open_requests.count() >= MAX_OPEN_REQUESTS:
+        raise CircleError(TOO_MANY_OPEN)
     agreement_accept(user=user, circle=circle, version=agreement_version)
     status = (
         Membership.Status.REQUESTED
@@ -141,6 +163,23 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     else:
         messages.join_requested(membership)
     return membership
+
+
+def _cool_down_ends(membership: Membership) -> datetime | None:
+    """When a man who left this circle, or was declined, may ask it again (if not yet)."""
+    if membership.status == Membership.Status.LEFT:
+        since = membership.left_at
+    elif membership.status == Membership.Status.DECLINED:
+        since = membership.decided_at
+    else:
+        return None
+    until = since + timedelta(days=COOL_DOWN_DAYS) if since else None
+    return until if until and until > timezone.now() else None
+
+
+def _local(moment: datetime, user: User) -> str:
+    local = timezone.localtime(moment, ZoneInfo(user.time_zone))
+    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
 
 
 @transaction.atomic
@@ -260,6 +299,32 @@ def offers_expire() -> int:
             )
             # Back of the queue, so the next man gets his turn.
             expired += stale.update(offer_expires_at=None, requested_at=now)
+            seat_offer_next(circle=circle)
+    return expired
+
+
+def requests_expire() -> int:
+    """Expire join requests nobody answered in REQUEST_DAYS: each seat goes to the waitlist.
+
+    Each man is told his request no longer holds a seat (he may ask again).
+    Returns how many expired. Safe to run from several hosts at once.
+    """
+    cutoff = timezone.now() - timedelta(days=REQUEST_DAYS)
+    unanswered = Membership.objects.filter(
+        status=Membership.Status.REQUESTED, requested_at__lte=cutoff
+    )
+    expired = 0
+    for circle_id in list(unanswered.values_list("circle_id", flat=True).distinct()):
+        with transaction.atomic():
+            circle = Circle.objects.select_for_update().get(pk=circle_id)
+            # Under the circle's lock: a facilitator's answer meanwhile wins.
+            stale = list(unanswered.filter(circle=circle).select_related("user", "circle"))
+            for membership in stale:
+                membership.status = Membership.Status.EXPIRED
+                membership.decided_at = timezone.now()
+                membership.save(update_fields=["status", "decided_at"])
+                messages.request_expired(membership, days=REQUEST_DAYS)
+            expired += len(stale)
             seat_offer_next(circle=circle)
     return expired
 

@@ -22,7 +22,7 @@ from circles.models import Circle, Meeting, Membership
 
 ICS = "text/calendar; charset=utf-8"
 # Those who once were in an unlisted circle no longer see it.
-SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED)
+SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
 
 
 def _circle_or_404(request: HttpRequest, slug: str) -> tuple[Circle, Membership | None]:

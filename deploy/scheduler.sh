@@ -1,8 +1,8 @@
 #!/bin/sh
 # Periodic jobs for docker compose (Kubernetes runs the same commands as CronJobs).
 # Every SCHEDULER_INTERVAL seconds (300): reminders and retries, expired seat
-# offers. Once a day (UTC): schedule the coming weeks, purge expired credentials
-# and old messages' bodies.
+# offers, join requests unanswered for 14 days. Once a day (UTC): schedule the
+# coming weeks, purge expired credentials and old messages' bodies.
 # Every command is safe to run again or alongside another copy (row locks,
 # idempotent scheduling), so a restart or a second scheduler does no harm.
 # SCHEDULER_ONCE=1 runs one pass and exits, 1 if a command failed (tests/deploy).
@@ -23,6 +23,7 @@ run() {
 while :; do
     run send_reminders
     run expire_seat_offers
+    run expire_join_requests
     today="$(date -u +%Y-%m-%d)"
     if [ "$today" != "$last_daily" ]; then
         run schedule_meetings --weeks 8

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import api as accounts_api
@@ -39,6 +40,11 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("stripe/webhook/", billing_views.stripe_webhook, name="stripe_webhook"),
     path("webhooks/", include("notifications.urls")),
+    # The admin's own password change checks the old password unthrottled.
+    path(
+        "admin/password_change/",
+        RedirectView.as_view(pattern_name="accounts:password_change", permanent=False),
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django_tasks_db.models import DBTaskResult
 
 from notifications import sms
 from notifications.kinds import find as find_kind
@@ -253,3 +254,13 @@ def bodies_purge(*, older_than: datetime, batch: int = 5000) -> int:
     while ids := list(done.values_list("pk", flat=True)[:batch]):
         purged += Notification.objects.filter(pk__in=ids).update(subject="", body="", html_body="")
     return purged
+
+
+def task_results_purge(*, older_than: datetime) -> int:
+    """Drop the records of background tasks that finished before `older_than`.
+
+    A task's arguments rest in its record: a delivery's message id, but also
+    the address someone typed on the password-reset page, account or not.
+    """
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=older_than).delete()
+    return deleted

@@ -19,7 +19,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts import services
 from accounts.authentication import CREDENTIAL_CLAIM, TOKEN_INVALID, token_for
 from accounts.models import Credential, RevokedToken, User
-from accounts.throttle import THROTTLED_MESSAGE
 from tests.conftest import PASSWORD, capture_all_queries, signed_in
 from tests.secrets_scan import find_in_database
 
@@ -445,6 +444,8 @@ def test_no_refresh_token_is_stored_in_either_database(member: User) -> None:
 
 # --- Throttling ---------------------------------------------------------------------
 
+REFUSED = "Too many attempts. Try again in 15 minutes."
+
 
 def test_five_failures_throttle_the_account_on_that_address_even_with_the_right_password(
     member: User, outsider: User
@@ -455,7 +456,8 @@ def test_five_failures_throttle_the_account_on_that_address_even_with_the_right_
     throttled = obtain("bob@example.com")
 
     assert throttled.status_code == 429
-    assert throttled.json() == {"detail": THROTTLED_MESSAGE}
+    assert throttled.json() == {"detail": REFUSED}
+    assert 14 * 60 < int(throttled["Retry-After"]) <= 15 * 60
     assert obtain("charlie@example.com").status_code == 200
     assert obtain("bob@example.com", REMOTE_ADDR="10.0.0.9").status_code == 200
     assert obtain("bob@example.com").status_code == 429
@@ -481,7 +483,7 @@ def test_failed_web_sign_ins_count_towards_the_api_throttle(member: User) -> Non
     throttled = obtain(member.email)
 
     assert throttled.status_code == 429
-    assert throttled.json() == {"detail": THROTTLED_MESSAGE}
+    assert throttled.json() == {"detail": REFUSED}
 
 
 def test_failures_for_an_unknown_email_are_throttled_too() -> None:
@@ -491,7 +493,7 @@ def test_failures_for_an_unknown_email_are_throttled_too() -> None:
     response = obtain("nobody@example.com", "wrong-password")
 
     assert response.status_code == 429
-    assert response.json() == {"detail": THROTTLED_MESSAGE}
+    assert response.json() == {"detail": REFUSED}
 
 
 # --- Access control on /me/ --------------------------------------------------------

@@ -259,3 +259,81 @@ def test_a_treasurer_adds_a_tier_for_a_real_recurring_stripe_price(
     assert added.status_code == 302
     assert DuesTier.objects.get().stripe_price_id == price["id"]
     assert Price.objects.filter(id=price["id"]).exists()  # synced through dj-stripe
+
+
+# --- One request waiting, held by the database ------------------------------------------
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_twenty_parallel_requests_leave_one_waiting() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    dan = make_user("dan@example.com")
+    start = threading.Barrier(20)
+
+    def request(n: int) -> str:
+        try:
+            start.wait(timeout=10)
+            services.scholarship_request(user=dan, kind="waived", reason=f"try {n}")
+            return "asked"
+        except services.BillingError as error:
+            return error.message
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(request, range(20)))
+
+    assert sorted(set(answers)) == [services.ALREADY_ASKED, "asked"]
+    assert answers.count("asked") == 1
+    assert Scholarship.objects.filter(user=dan, status="requested").count() == 1
+
+
+def test_after_a_decision_he_may_ask_again(member: User, treasurer: User) -> None:
+    first = services.scholarship_request(user=member, kind="waived", reason="a")
+    services.scholarship_decide(scholarship=first, by=treasurer, approve=False)
+
+    second = services.scholarship_request(user=member, kind="reduced", reason="b")
+
+    assert second.status == "requested"
+    assert Scholarship.objects.filter(user=member).count() == 2
+
+
+def test_the_migration_closes_extra_waiting_requests_made_before_the_rule(member: User) -> None:
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("billing.migrations.0003_one_open_scholarship_request")
+    rule = Scholarship._meta.constraints[0]
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(Scholarship, rule)
+    first, second, third = (
+        Scholarship.objects.create(
+            user=member,
+            kind="waived",
+            reason=f"reason {n}",
+            requested_at=timezone.now() - timedelta(hours=3 - n),
+        )
+        for n in range(3)
+    )
+    other = Scholarship.objects.create(user=make_user("eve@example.com"), kind="waived", reason="x")
+    with connection.cursor() as cursor:  # as if committed before the migration ran
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    with connection.schema_editor() as editor:
+        migration.close_duplicates(apps, editor)
+        editor.add_constraint(Scholarship, rule)
+
+    statuses = dict(Scholarship.objects.values_list("pk", "status"))
+    assert statuses == {
+        first.pk: "requested",
+        second.pk: "declined",
+        third.pk: "declined",
+        other.pk: "requested",
+    }
+    assert Scholarship.objects.get(pk=third.pk).reason == "reason 2"

@@ -392,6 +392,7 @@ def test_a_newcomer_gets_from_the_landing_page_to_asking_to_join(circle: Circle)
         ("waitlisted", True),
         ("left", False),
         ("declined", False),
+        ("expired", False),
     ],
 )
 def test_an_unlisted_circle_shows_only_to_men_still_in_it(status: str, visible: bool) -> None:

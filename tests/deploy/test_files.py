@@ -254,7 +254,13 @@ def test_compose_and_kubernetes_run_the_same_periodic_commands() -> None:
     }
 
     assert in_compose == in_kubernetes
-    assert {"send_reminders", "purge_expired_credentials", "purge_notifications"} <= in_compose
+    assert {
+        "send_reminders",
+        "expire_seat_offers",
+        "expire_join_requests",
+        "purge_expired_credentials",
+        "purge_notifications",
+    } <= in_compose
     assert in_compose <= get_commands().keys()
 
 

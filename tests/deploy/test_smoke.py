@@ -219,6 +219,9 @@ def check_limits(proxy: Nginx) -> None:
     assert 429 in statuses, statuses
     assert statuses[0] != 429
     assert proxy.request("GET", "/accounts/login/")[0].status == 200
+    # The admin's sign-in shares the limit: its burst is spent too.
+    assert proxy.request("POST", "/admin/login/", body=b"")[0].status == 429
+    assert proxy.request("GET", "/admin/login/")[0].status == 200
 
 
 def check_friendly_page_while_the_app_is_down(proxy: Nginx) -> None:

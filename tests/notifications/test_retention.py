@@ -72,3 +72,26 @@ def test_days_can_be_given_and_must_not_be_negative() -> None:
     assert message.body == ""
     with pytest.raises(CommandError, match="0 or more"):
         call_command("purge_notifications", "--days", "-1", stdout=StringIO())
+
+
+def test_purge_drops_task_records_finished_over_a_day_ago(settings) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.tasks import password_reset_request
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    old, recent, queued = (password_reset_request.enqueue(f"{n}@example.com") for n in "abc")
+    now = timezone.now()
+    DBTaskResult.objects.filter(id__in=[old.id, recent.id]).update(
+        status="SUCCESSFUL", finished_at=now - timedelta(hours=1)
+    )
+    DBTaskResult.objects.filter(id=old.id).update(finished_at=now - timedelta(hours=25))
+    out = StringIO()
+
+    call_command("purge_notifications", stdout=out)
+
+    assert "Task records dropped: 1 (finished over a day ago)." in out.getvalue()
+    assert {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)} == {
+        recent.id,
+        queued.id,
+    }

@@ -1,4 +1,4 @@
-"""Drop the subject and body of old messages (cron: daily)."""
+"""Drop the subject and body of old messages, and old task records (cron: daily)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from notifications.delivery import bodies_purge
+from notifications.delivery import bodies_purge, task_results_purge
+
+TASK_RESULT_DAYS = 1
 
 
 class Command(BaseCommand):
     help = (
         "Drop the subject and body of every message done with more than "
-        "NOTIFICATION_BODY_DAYS ago (kind, channel, status and times stay)."
+        "NOTIFICATION_BODY_DAYS ago (kind, channel, status and times stay), and the "
+        "records of background tasks finished more than a day ago."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -33,3 +36,5 @@ class Command(BaseCommand):
             raise CommandError("--days must be 0 or more.")
         purged = bodies_purge(older_than=timezone.now() - timedelta(days=days))
         self.stdout.write(f"Message bodies dropped: {purged} (older than {days} days).")
+        dropped = task_results_purge(older_than=timezone.now() - timedelta(days=TASK_RESULT_DAYS))
+        self.stdout.write(f"Task records dropped: {dropped} (finished over a day ago).")
