@@ -15,7 +15,14 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
+from accounts.models import (
+    Credential,
+    GoogleIdentity,
+    PhoneChallenge,
+    RevokedToken,
+    Session,
+    User,
+)
 from accounts.tokens import password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
@@ -179,6 +186,7 @@ PROFILE_FIELDS = [
     "full_name",
     "display_name",
     "phone",
+    "phone_verified_at",
     "time_zone",
     "date_joined",
     "last_login",
@@ -233,6 +241,7 @@ def credentials_purge(*, user_id: int) -> None:
         Credential.objects.filter(user_id=user_id).delete()
         GoogleIdentity.objects.filter(user_id=user_id).delete()
         RevokedToken.objects.filter(user_id=user_id).delete()
+        PhoneChallenge.objects.filter(user_id=user_id).delete()
     sessions_revoke(user_id=user_id)
     # The admin log names the objects it touched: forget the deleted account's name.
     LogEntry.objects.filter(
