@@ -13,6 +13,11 @@ from accounts.models import User
 
 PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
 PHONE_NEEDED_FOR_SMS = "Add a mobile number to get text messages."
+PHONE_UNVERIFIED_FOR_SMS = (
+    "Verify your mobile number before turning texts on: save it, then ask for a code below."
+)
+PHONE_CODE_FORMAT = "Enter the 6 digits of the code we texted you."
+SMS_FIELDS = ("sms_reminders", "sms_updates", "sms_broadcasts")
 WRONG_PASSWORD = "That is not your password."
 WRONG_CONFIRMATION = "Type your email address exactly to confirm."
 
@@ -161,12 +166,39 @@ class SettingsForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        wants_sms = any(
-            cleaned.get(f"sms_{kind}") for kind in ("reminders", "updates", "broadcasts")
-        )
-        if wants_sms and not cleaned.get("phone") and "phone" not in self.errors:
+        wants_sms = any(cleaned.get(name) for name in SMS_FIELDS)
+        if "phone" in self.errors or not wants_sms:
+            return cleaned
+        if not cleaned.get("phone"):
             self.add_error("phone", PHONE_NEEDED_FOR_SMS)
+            return cleaned
+        # Texts go only to a proved number: one he turns on needs it proved first.
+        # (A choice made before numbers were verified stays; it waits for the proof.)
+        # self.instance still holds the saved values here.
+        proved = cleaned["phone"] == self.instance.phone and self.instance.verified_phone
+        turned_on = any(
+            cleaned.get(name) and not getattr(self.instance, name) for name in SMS_FIELDS
+        )
+        if turned_on and not proved:
+            self.add_error("phone", PHONE_UNVERIFIED_FOR_SMS)
         return cleaned
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        # Spaces and dashes as people type them ("123 456"); ASCII digits only.
+        code = "".join(self.cleaned_data["code"].split()).replace("-", "")
+        if len(code) != 6 or not all("0" <= c <= "9" for c in code):
+            raise forms.ValidationError(PHONE_CODE_FORMAT)
+        return code
 
 
 class DeleteAccountForm(forms.Form):

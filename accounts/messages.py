@@ -1,14 +1,15 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-The verification and reset messages carry a link that proves the mailbox: it
-is minted when the email is delivered and never stored (see
-notifications.kinds).
+Verification and reset emails carry a link that proves the mailbox, and the
+phone code text carries the code that proves the number: each is minted when
+the message is delivered and never stored (see notifications.kinds).
 """
 
 from __future__ import annotations
 
+from accounts.phones import code_for_message
 from accounts.services import password_reset_url, verification_url
-from notifications.kinds import MessageKind
+from notifications.kinds import SMS, MessageKind
 
 KINDS = [
     MessageKind(
@@ -27,5 +28,18 @@ KINDS = [
         name="sign_in_paused",
         preference=None,
         description="Too many wrong passwords: sign-in is paused for a while (once a day)",
+    ),
+    MessageKind(
+        name="phone_code",
+        preference=None,
+        channels=(SMS,),
+        proves_phone=True,
+        minted={"code": code_for_message},
+        description="The code that verifies a member's mobile number",
+    ),
+    MessageKind(
+        name="phone_taken",
+        preference=None,
+        description="His verified mobile number was proved by another account",
     ),
 ]

@@ -14,6 +14,7 @@ import zoneinfo
 from datetime import timedelta
 from functools import cache
 from typing import Any
+from uuid import uuid4
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.contrib.auth.hashers import check_password, is_password_usable, make
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -91,7 +93,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_name = models.CharField(
         max_length=60, blank=True, help_text="How other members see you; your first name if empty."
     )
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123")
+    phone = models.CharField(
+        max_length=20, blank=True, db_index=True, help_text="E.164, e.g. +14155550123"
+    )
+    # When the member proved the number by a code texted to it. Texts go only
+    # to a verified number, and a changed number is unverified (see save()).
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
     # Per kind of message and channel. SMS is opt-in: a text needs consent.
     email_reminders = models.BooleanField(default=True)
@@ -119,12 +126,25 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_email_ci_unique",
                 violation_error_message="An account with this email address already exists.",
             ),
+            # A verified number belongs to one account (the newer proof wins:
+            # accounts.phones.phone_verify).
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(phone_verified_at__isnull=False),
+                name="accounts_user_verified_phone_unique",
+                violation_error_message="This mobile number is verified by another account.",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone_verified_at__isnull=True) | ~Q(phone=""),
+                name="accounts_user_verified_phone_not_empty",
+            ),
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending_hash: str | None = None
         self._stored_hash: Any = _NOT_LOADED
+        self._saved_phone = self.__dict__.get("phone"), self.__dict__.get("phone_verified_at")
 
     def __str__(self) -> str:
         return self.email
@@ -139,11 +159,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    @property
+    def verified_phone(self) -> str:
+        """The number texts may go to: his number once he proved it, else ""."""
+        return self.phone if self.phone and self.phone_verified_at is not None else ""
+
     def wants(self, kind: str, channel: str) -> bool:
         """Whether this member accepts messages of `kind` on `channel`."""
         if kind not in MESSAGE_KINDS or channel not in CHANNELS:
             raise ValueError(f"unknown message kind or channel: {kind}, {channel}")
-        if channel == "sms" and not self.phone:
+        if channel == "sms" and not self.verified_phone:
             return False
         return getattr(self, f"{channel}_{kind}")
 
@@ -187,9 +212,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return is_password_usable(self._password_hash())
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self._unverify_a_changed_phone(kwargs)
         pending = self._pending_hash
         if pending is None:
             super().save(*args, **kwargs)
+            self._saved_phone = self.phone, self.phone_verified_at
             return
         now = timezone.now()
         # Strictly later than before, so the stamp always changes.
@@ -207,6 +234,22 @@ class User(AbstractBaseUser, PermissionsMixin):
             )
         self._pending_hash = None
         self._stored_hash = pending
+        self._saved_phone = self.phone, self.phone_verified_at
+
+    def _unverify_a_changed_phone(self, kwargs: dict[str, Any]) -> None:
+        # A proof is for one number: saving another one (settings, admin,
+        # shell) drops it, unless the same save sets the proof too (the demo
+        # seed, tests). A new account has nothing to drop.
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding or (update_fields is not None and "phone" not in update_fields):
+            return
+        if "phone" in self.get_deferred_fields():
+            return
+        saved_phone, saved_proof = self._saved_phone
+        if self.phone != saved_phone and self.phone_verified_at == saved_proof:
+            self.phone_verified_at = None
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "phone_verified_at"}
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django hashes the password column here; we hash the stamp instead,
@@ -229,6 +272,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
         self._stored_hash = _NOT_LOADED
+        self._saved_phone = self.__dict__.get("phone"), self.__dict__.get("phone_verified_at")
 
     def credentials_changed(self) -> None:
         """Mark a credential change that is not a password (e.g. Google unlinked).
@@ -279,6 +323,27 @@ class RevokedToken(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class PhoneChallenge(models.Model):
+    """A code texted to a member's number, waiting to be typed back (in `creds`).
+
+    One per member: asking again replaces it. The code itself is stored
+    nowhere: it is derived from the challenge id, the number and SECRET_KEY
+    (accounts.phones), so the text that carries it is minted at delivery; only
+    a keyed hash of it rests here, for the check.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    user_id = models.BigIntegerField(unique=True)
+    phone = models.CharField(max_length=20)
+    code_hash = models.CharField(max_length=64)
+    tries = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"phone code for user {self.user_id}"
 
 
 class Session(AbstractBaseSession):

@@ -15,7 +15,14 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
+from accounts.models import (
+    Credential,
+    GoogleIdentity,
+    PhoneChallenge,
+    RevokedToken,
+    Session,
+    User,
+)
 from accounts.tokens import password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
@@ -132,14 +139,9 @@ def email_verify(*, token: str) -> tuple[User, str]:
 
 
 def sessions_revoke(*, user_id: int, keep: str | None = None) -> int:
-    """End every session of a user (but `keep`), in the database and its cache."""
-    store_class = Session.get_session_store_class()
-    keys = Session.objects.filter(user_id=user_id).exclude(session_key=keep)
-    count = 0
-    for key in keys.values_list("session_key", flat=True):
-        store_class(key).delete()  # the cached_db store also drops its cached copy
-        count += 1
-    return count
+    """End every session of a user (but `keep`): sessions rest only in `creds`."""
+    deleted, _ = Session.objects.filter(user_id=user_id).exclude(session_key=keep).delete()
+    return deleted
 
 
 def refresh_token_revoke(*, jti: str, user_id: int, expires_at: Any) -> bool:
@@ -216,6 +218,7 @@ PROFILE_FIELDS = [
     "full_name",
     "display_name",
     "phone",
+    "phone_verified_at",
     "time_zone",
     "date_joined",
     "last_login",
@@ -270,6 +273,7 @@ def credentials_purge(*, user_id: int) -> None:
         Credential.objects.filter(user_id=user_id).delete()
         GoogleIdentity.objects.filter(user_id=user_id).delete()
         RevokedToken.objects.filter(user_id=user_id).delete()
+        PhoneChallenge.objects.filter(user_id=user_id).delete()
     sessions_revoke(user_id=user_id)
     # The admin log names the objects it touched: forget the deleted account's name.
     LogEntry.objects.filter(

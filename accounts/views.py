@@ -14,11 +14,12 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import google, services, throttle
+from accounts import google, phones, services, throttle
 from accounts.forms import (
     DeleteAccountForm,
     PasswordChangeForm,
     PasswordResetForm,
+    PhoneCodeForm,
     SettingsForm,
     SignInForm,
     SignUpForm,
@@ -108,6 +109,9 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_settings(request: HttpRequest) -> HttpResponse:
+    # As saved: a form that fails still writes what it read into the instance.
+    phone, phone_verified = request.user.phone, bool(request.user.verified_phone)
+    challenge = phones.pending_challenge(user=request.user)
     form = SettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -115,11 +119,44 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:settings")
     context = {
         "form": form,
+        "phone": phone,
+        "phone_verified": phone_verified,
+        "phone_challenge": challenge,
         "google_enabled": google.is_enabled(),
         "google_identity": GoogleIdentity.objects.filter(user_id=request.user.pk).first(),
         "has_password": request.user.has_usable_password(),
     }
     return render(request, "accounts/settings.html", context)
+
+
+@login_required
+@require_POST
+def phone_send_code(request: HttpRequest) -> HttpResponse:
+    try:
+        phones.phone_code_send(user=request.user, client=throttle.client_network(request))
+    except services.AccountError as error:
+        messages.error(request, error.message)
+        return redirect("accounts:settings")
+    messages.success(request, phones.PHONE_CODE_SENT.format(phone=request.user.phone))
+    return redirect("accounts:phone_verify")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phone_verify(request: HttpRequest) -> HttpResponse:
+    if not request.user.phone or request.user.verified_phone:
+        return redirect("accounts:settings")
+    form = PhoneCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phones.phone_verify(user=request.user, code=form.cleaned_data["code"])
+        except services.AccountError as error:
+            form.add_error("code", error.message)
+        else:
+            messages.success(request, phones.PHONE_VERIFIED)
+            return redirect("accounts:settings")
+    challenge = phones.pending_challenge(user=request.user)
+    return render(request, "accounts/phone_verify.html", {"form": form, "challenge": challenge})
 
 
 @login_required

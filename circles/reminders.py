@@ -61,7 +61,10 @@ def queue_reminders(*, now: datetime | None = None) -> int:
                 "meeting_id", "user_id"
             )
         )
-        opted_out = notify.opted_out_numbers(m.user.phone for m in members if m.user.phone)
+        # Texts go to verified numbers only (may_send checks each man).
+        opted_out = notify.opted_out_numbers(
+            m.user.verified_phone for m in members if m.user.verified_phone
+        )
         for membership in members:
             user = membership.user
             if not notify.may_send(user, kind, channel, opted_out=opted_out):

@@ -34,7 +34,12 @@ write postgres_password "$(python3 -c 'import secrets; print(secrets.token_hex(2
 password="$(cat secrets/postgres_password)"
 write database_url "postgres://mensc:${password}@postgres-main:5432/mensc"
 write creds_database_url "postgres://mensc:${password}@postgres-creds:5432/mensc_creds"
-write redis_url "redis://redis:6379/0"
+write redis_password "$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+# Redis had no password before: an old URL without one is made again with it.
+if [ -e secrets/redis_url ] && ! grep -q '@' secrets/redis_url; then
+    rm secrets/redis_url
+fi
+write redis_url "redis://:$(cat secrets/redis_password)@redis:6379/0"
 for vendor in sendgrid_api_key twilio_auth_token stripe_secret_key stripe_webhook_secret \
     google_client_secret; do
     write "$vendor" ""

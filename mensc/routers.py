@@ -13,6 +13,7 @@ CREDENTIAL_MODELS = frozenset(
     {
         "accounts.credential",
         "accounts.googleidentity",
+        "accounts.phonechallenge",
         "accounts.revokedtoken",
         "accounts.session",
         "circles.calendarfeed",

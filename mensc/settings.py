@@ -164,11 +164,13 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "mensc.cache"
-    # Sessions are credentials: they rest in `creds`, with Redis in front.
-    SESSION_ENGINE = "accounts.session_backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "accounts.session_backends.db"
+# Sessions are bearer credentials: they rest in `creds` only, never in Redis,
+# so Redis holds no secret, and a revocation is one DELETE that a cache which
+# failed to forget (it fails open) cannot undo. Cost: one primary-key query on
+# `creds` per request with a session (README, "Decisions").
+SESSION_ENGINE = "accounts.session_backends.db"
 
 # --- Authentication -------------------------------------------------------------
 

@@ -118,15 +118,23 @@ def with_minted(row: Notification) -> tuple[str, str]:
     return body, html
 
 
+def _sms_number(row: Notification) -> str:
+    declared = find_kind(row.kind)
+    return declared.sms_number(row.user) if declared else row.user.verified_phone
+
+
 def _send(row: Notification, opted_out: set[str]) -> str:
     user = row.user
-    body, html = with_minted(row)
     if row.channel == Notification.Channel.SMS:
-        # STOP may have come in after the row was queued.
-        if not user.phone or user.phone in opted_out:
+        # The number may have changed, lost its proof or said STOP since the
+        # row was queued: checked before anything is minted.
+        to = _sms_number(row)
+        if not to or to in opted_out:
             raise Skip
+        body, _html = with_minted(row)
         callback = settings.SITE_URL + reverse("notifications:twilio_status")
-        return sms.get_backend().send(to=user.phone, body=body, status_callback=callback)
+        return sms.get_backend().send(to=to, body=body, status_callback=callback)
+    body, html = with_minted(row)
     message = EmailMultiAlternatives(row.subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
     if html:
         message.attach_alternative(html, "text/html")
@@ -188,7 +196,7 @@ def deliver(notification_id: int) -> Outcome:
     """Deliver one row if it is still due (what the background task runs)."""
     rows = _claim(Notification.objects.filter(pk=notification_id), 1)
     for row in rows:
-        _settle(row, _opted_out([row.user.phone]))
+        _settle(row, _opted_out([_sms_number(row)]))
         row.save(update_fields=SETTLED_FIELDS)
     return _tally(rows)
 
@@ -207,7 +215,7 @@ def deliver_due(
         queryset = queryset.filter(kind__in=list(kinds))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while rows := _claim(queryset, batch):
-            opted_out = _opted_out(r.user.phone for r in rows if r.channel == "sms")
+            opted_out = _opted_out(_sms_number(r) for r in rows if r.channel == "sms")
             settled = list(pool.map(_settle, rows, itertools.repeat(opted_out)))
             Notification.objects.bulk_update(settled, SETTLED_FIELDS)
             total.add(_tally(settled))

@@ -55,11 +55,20 @@ def help_text() -> str:
 
 
 def sender(phone: str) -> Any | None:
-    """The verified, active member a text from `phone` speaks for, if any."""
+    """The verified, active member a text from `phone` speaks for, if any.
+
+    Only a member who proved the number speaks for it (and a verified number
+    belongs to one account). STOP and START need no sender: they are about
+    the number, not an account.
+    """
     return (
         get_user_model()
-        .objects.filter(phone=phone, is_active=True, email_verified_at__isnull=False)
-        .order_by("pk")
+        .objects.filter(
+            phone=phone,
+            phone_verified_at__isnull=False,
+            is_active=True,
+            email_verified_at__isnull=False,
+        )
         .first()
     )
 

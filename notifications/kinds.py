@@ -41,6 +41,10 @@ class MessageKind:
     text is at most once anyway). `minted` maps a template variable to the
     function that mints its value at delivery; a value that is a URL must be
     on SITE_URL.
+
+    Texts go only to a number the member proved (`user.verified_phone`), but
+    one: the text that proves it. A kind with `proves_phone` is that text, an
+    account message by SMS only, sent to his number before it is verified.
     """
 
     name: str
@@ -50,17 +54,26 @@ class MessageKind:
     at_most_once: bool = False
     minted: dict[str, Minter] = field(default_factory=dict)
     description: str = ""
+    proves_phone: bool = False
 
     def __post_init__(self) -> None:
         if not self.template:
             object.__setattr__(self, "template", self.name)
         if not self.channels or not set(self.channels) <= set(CHANNELS):
             raise ValueError(f"{self.name}: channels must be some of {CHANNELS}")
-        if self.preference is None and self.channels != (EMAIL,):
+        if self.proves_phone:
+            if self.preference is not None or self.channels != (SMS,):
+                raise ValueError(f"{self.name}: a phone proof is an account message by SMS only")
+        elif self.preference is None and self.channels != (EMAIL,):
             raise ValueError(f"{self.name}: an account message goes by email only")
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+    def sms_number(self, user: Any) -> str:
+        """Where a text of this kind to `user` goes: his verified number ("" if none),
+        or, for the text that proves a number, the number he asked to prove."""
+        return user.phone if self.proves_phone else user.verified_phone
 
 
 _registry: dict[str, MessageKind] = {}

@@ -33,15 +33,15 @@ def may_send(user: Any, kind: str, channel: str, *, opted_out: set[str] | None =
     declared = kinds.get(kind)
     if channel not in declared.channels or not user.is_active:
         return False
-    if declared.preference is None:
-        return True  # an account message: email, whatever the settings
-    if not user.is_verified or not user.wants(declared.preference, channel):
-        return False
     if channel == Notification.Channel.SMS:
+        number = declared.sms_number(user)
         if opted_out is None:
-            opted_out = opted_out_numbers([user.phone])
-        return bool(user.phone) and user.phone not in opted_out
-    return True
+            opted_out = opted_out_numbers([number])
+        if not number or number in opted_out:
+            return False
+    if declared.preference is None:
+        return True  # an account message, whatever the settings
+    return user.is_verified and user.wants(declared.preference, channel)
 
 
 def render(kind: kinds.MessageKind, channel: str, context: dict[str, Any]) -> tuple[str, str, str]:

@@ -1,6 +1,7 @@
-"""Session engines storing `accounts.Session` (in `creds`) with the user's id.
+"""The session engine: `accounts.Session` rows (in `creds`) with the user's id.
 
-`db` for the embedded default; `cached_db` (Redis in front) in production.
+Sessions rest only in the credentials database, never in the cache (see
+mensc.settings, SESSION_ENGINE).
 """
 
 from __future__ import annotations

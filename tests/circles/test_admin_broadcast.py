@@ -62,8 +62,9 @@ def _empty_outboxes() -> None:
 def world(db: None) -> World:
     world = make_world()
     al = world.a.facilitator
-    al.phone, al.sms_broadcasts = AL_PHONE, True  # would get a text, were he a recipient
-    al.save(update_fields=["phone", "sms_broadcasts"])
+    # Would get a text, were he a recipient.
+    al.phone, al.phone_verified_at, al.sms_broadcasts = AL_PHONE, timezone.now(), True
+    al.save(update_fields=["phone", "phone_verified_at", "sms_broadcasts"])
     return world
 
 

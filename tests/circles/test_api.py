@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, time, timedelta
-from importlib import import_module
 from typing import Any
 
 import pytest
-from django.conf import settings as project
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from rest_framework.response import Response
@@ -660,13 +657,6 @@ def test_the_list_is_paginated_by_fifty(db: None) -> None:
 
 
 def queries(client: APIClient | Client, method: str, url: str, **kwargs: Any) -> dict[str, int]:
-    if project.SESSION_COOKIE_NAME in client.cookies:
-        # Another test process may clear the shared Redis at any moment: read the
-        # session from `creds` every time, so both sides of the comparison do.
-        key = client.cookies[project.SESSION_COOKIE_NAME].value
-        store = import_module(project.SESSION_ENGINE).SessionStore(session_key=key)
-        if hasattr(store, "cache_key"):
-            cache.delete(store.cache_key)
     with capture_all_queries() as captured:
         response = getattr(client, method)(url, **kwargs)
     assert response.status_code == 200, response.content

@@ -326,8 +326,8 @@ def queries_for(client: Client, url: str) -> int:
 
     with capture_all_queries() as captured:
         assert client.get(url).status_code == 200
-    # The session read is 0 or 1 query depending on the Redis cache in front of it,
-    # whatever the data size: leave it out.
+    # The session read (one query on `creds`) is the same whatever the data size:
+    # leave it out.
     return sum(1 for c in captured.values() for q in c if "accounts_session" not in q["sql"])
 
 

@@ -118,6 +118,15 @@ def test_every_demo_account_is_verified_and_has_the_demo_password(debug: None) -
     assert User.objects.filter(Q(is_superuser=True) | Q(is_staff=True)).count() == 5
 
 
+def test_demo_men_with_a_number_have_verified_it(debug: None) -> None:
+    seed()
+
+    with_phone = User.objects.exclude(phone="")
+    assert with_phone.filter(email=DEMO_MEMBER, sms_reminders=True).exists()
+    assert with_phone.count() >= 3
+    assert all(user.verified_phone == user.phone for user in with_phone)
+
+
 def test_printed_demo_logins_sign_in(debug: None) -> None:
     output = seed()
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 CREDS_TABLES = {
     "accounts_credential",
     "accounts_googleidentity",
+    "accounts_phonechallenge",
     "accounts_revokedtoken",
     "accounts_session",
     "circles_calendarfeed",

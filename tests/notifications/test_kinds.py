@@ -75,6 +75,23 @@ def test_an_account_message_goes_by_email_only() -> None:
         kinds.MessageKind(name="x", preference=None, channels=(kinds.SMS,))
 
 
+def test_a_phone_proof_is_an_account_message_by_sms_only() -> None:
+    proof = kinds.MessageKind(name="x", preference=None, channels=(kinds.SMS,), proves_phone=True)
+    assert kinds.get("phone_code").proves_phone
+
+    for wrong in (
+        {"preference": "updates", "channels": (kinds.SMS,)},
+        {"preference": None, "channels": (kinds.EMAIL,)},
+        {"preference": None, "channels": (kinds.EMAIL, kinds.SMS)},
+    ):
+        with pytest.raises(ValueError, match="by SMS only"):
+            kinds.MessageKind(name="x", proves_phone=True, **wrong)
+    # The proof goes to the number he asked to prove; every other text to a proved one.
+    man = make_user("eve@example.com", phone="+14155550123")
+    assert proof.sms_number(man) == "+14155550123"
+    assert kinds.get("broadcast").sms_number(man) == ""
+
+
 def test_the_help_text_is_made_of_what_each_app_registered() -> None:
     assert inbound.help_text() == (
         "Men's Circle: reply YES or NO to answer for your next meeting. STOP ends texts."

@@ -53,6 +53,7 @@ def build_data() -> None:
             email=f"man{i}@example.com",
             full_name=f"Man {i}",
             phone=f"+1415{i:07d}",
+            phone_verified_at=now,  # texts go only to verified numbers
             sms_reminders=True,
             email_reminders=False,
             email_verified_at=now,

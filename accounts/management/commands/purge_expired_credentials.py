@@ -9,12 +9,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from accounts.models import RevokedToken, Session, User
+from accounts.models import PhoneChallenge, RevokedToken, Session, User
 
 
 class Command(BaseCommand):
     help = (
-        "Delete expired revoked-token rows and expired sessions, and sign-ups never "
+        "Delete expired revoked-token rows, sessions and phone codes, and sign-ups never "
         "verified within UNVERIFIED_ACCOUNT_DAYS (default 14)."
     )
 
@@ -30,6 +30,7 @@ class Command(BaseCommand):
         now = timezone.now()
         tokens, _ = RevokedToken.objects.filter(expires_at__lt=now).delete()
         sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+        codes, _ = PhoneChallenge.objects.filter(expires_at__lt=now).delete()
         stale = User.objects.filter(
             email_verified_at__isnull=True,
             is_staff=False,
@@ -44,3 +45,4 @@ class Command(BaseCommand):
             f"Purged {tokens} expired revoked tokens, {sessions} expired sessions, "
             f"{accounts} unverified sign-ups."
         )
+        self.stdout.write(f"Purged {codes} expired phone codes.")

@@ -35,6 +35,14 @@ DEMO_ADMIN = "admin@example.com"
 DEMO_FACILITATOR = "marcus.reyes@example.com"
 DEMO_MEMBER = "daniel.kim@example.com"
 FACILITATORS_GROUP = "Facilitators"
+# Demo men with a mobile number (fictional 555-01xx numbers) have proved it, as
+# texts go only to verified numbers; in the embedded default texts are printed.
+DEMO_PHONES = {
+    DEMO_FACILITATOR: "+14155550117",
+    DEMO_MEMBER: "+14155550142",
+    "jorge.alvarez@example.com": "+14155550163",
+    "andre.jackson@example.com": "+13125550188",
+}
 HISTORY_WEEKS = 8
 
 AGREEMENTS = """\
@@ -236,6 +244,12 @@ def _people() -> list[tuple[str, str, dict[str, Any]]]:
     return people
 
 
+def _phone(email: str, now: Any) -> dict[str, Any]:
+    if email not in DEMO_PHONES:
+        return {}
+    return {"phone": DEMO_PHONES[email], "phone_verified_at": now, "sms_reminders": True}
+
+
 def ensure_users() -> tuple[dict[str, User], int]:
     """Every demo account by email, verified, with the demo password; and how many are new.
 
@@ -254,8 +268,14 @@ def ensure_users() -> tuple[dict[str, User], int]:
     User.objects.filter(
         pk__in=[user.pk for user in existing.values()], email_verified_at__isnull=True
     ).update(email_verified_at=now)
+    # Demo numbers, verified; an older seed's man without a number gets his.
+    for email, phone in DEMO_PHONES.items():
+        User.objects.filter(email=email, phone="").update(phone=phone)
+        User.objects.filter(email=email, phone=phone, phone_verified_at__isnull=True).update(
+            phone_verified_at=now
+        )
     new = [
-        User(email=email, full_name=name, email_verified_at=now, **extra)
+        User(email=email, full_name=name, email_verified_at=now, **extra, **_phone(email, now))
         for email, name, extra in people
         if email not in existing
     ]
