@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 
 from accounts import services, throttle
+from accounts.canonical import email_key
 from accounts.models import User
 
 PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
@@ -87,12 +88,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email: str) -> Iterator[User]:
         # Django skips users without a usable password. A member who signed up
         # with Google has none, and a reset link is how he sets one: owning
-        # the mailbox is the proof either way.
-        return (
-            user
-            for user in User._default_manager.filter(email__iexact=email, is_active=True)
-            if user.email.casefold() == email.casefold()
-        )
+        # the mailbox is the proof either way. The link goes to the address
+        # the account has, whichever spelling of it was typed here.
+        return iter(User._default_manager.with_email(email).filter(is_active=True))
 
 
 class SettingsForm(forms.ModelForm):
@@ -169,6 +167,6 @@ class DeleteAccountForm(forms.Form):
 
     def clean_confirm_email(self) -> str:
         typed = self.cleaned_data["confirm_email"].strip()
-        if typed.casefold() != self.user.email.casefold():
+        if email_key(typed) != email_key(self.user.email):
             raise forms.ValidationError(WRONG_CONFIRMATION)
         return typed

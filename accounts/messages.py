@@ -1,7 +1,8 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-Both carry a link that proves the mailbox: it is minted when the email is
-delivered and never stored (see notifications.kinds).
+Verification and reset carry a link that proves the mailbox: it is minted
+when the email is delivered and never stored (see notifications.kinds).
+The others carry no token.
 """
 
 from __future__ import annotations
@@ -21,5 +22,13 @@ KINDS = [
         preference=None,
         minted={"url": lambda row: password_reset_url(row.user)},
         description="The link to choose a new password",
+    ),
+    MessageKind(
+        name="email_retired",
+        preference=None,
+        description=(
+            "An account closed because its address clashed with another's "
+            "(queued by the migration that introduced canonical addresses)"
+        ),
     ),
 ]

@@ -139,7 +139,7 @@ def google_sign_in(*, sub: str, email: str, name: str) -> User:
         if user is None:
             raise AccountError("This account is not active.")
         return user
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.with_email(email).exists():
         raise AccountError(GOOGLE_EMAIL_TAKEN)
     try:
         with transaction.atomic(), transaction.atomic(using=CREDS_DB):
