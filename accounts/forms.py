@@ -63,9 +63,20 @@ class SignUpForm(auth_forms.BaseUserCreationForm):
     def clean_email(self) -> str:
         return User.objects.normalize_email(self.cleaned_data["email"])
 
+    def validate_unique(self) -> None:
+        # Whether the address is taken is never said here (the service deals
+        # with it, and its owner hears of it by email): no "already exists".
+        pass
+
 
 class SignInForm(auth_forms.AuthenticationForm):
     """Django's sign-in form, refusing an account+IP after 5 failures in 15 minutes."""
+
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        # The same answer as a wrong password: see User.may_sign_in_with_password.
+        if not user.may_sign_in_with_password:
+            raise self.get_invalid_login_error()
 
     def clean(self) -> dict:
         with throttle.sign_in_attempt(
@@ -91,6 +102,44 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         # the mailbox is the proof either way. The link goes to the address
         # the account has, whichever spelling of it was typed here.
         return iter(User._default_manager.with_email(email).filter(is_active=True))
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """The last step of a reset: the link proved the mailbox (see services)."""
+
+    def save(self, commit: bool = True) -> User:
+        services.password_reset_complete(
+            user=self.user, password=self.cleaned_data["new_password1"]
+        )
+        return self.user
+
+
+class VerifyEmailForm(forms.Form):
+    """The verification link's page: the account's password proves he is its maker.
+
+    A link someone else's sign-up sent to a man's mailbox does not, when he
+    opens it, verify an account whose password a stranger chose.
+    """
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args, user: User, request: Any, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.request = request
+
+    def clean(self) -> dict:
+        with throttle.sign_in_attempt(
+            self.user.email,
+            throttle.client_ip(self.request),
+            failure=forms.ValidationError,
+            refusal=forms.ValidationError(throttle.THROTTLED_MESSAGE, code="throttled"),
+        ):
+            if not self.user.check_password(self.cleaned_data.get("password")):
+                raise forms.ValidationError(services.VERIFY_NEEDS_PASSWORD, code="wrong")
+        return self.cleaned_data
 
 
 class SettingsForm(forms.ModelForm):

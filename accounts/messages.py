@@ -24,6 +24,11 @@ KINDS = [
         description="The link to choose a new password",
     ),
     MessageKind(
+        name="sign_up_attempt",
+        preference=None,
+        description="Someone tried to sign up with an address that has an account (once a day)",
+    ),
+    MessageKind(
         name="email_retired",
         preference=None,
         description=(

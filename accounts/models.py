@@ -170,6 +170,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    @property
+    def may_sign_in_with_password(self) -> bool:
+        """Whether a right password signs this account in.
+
+        A password chosen at the public sign-up works only once the address is
+        verified; until then a right password is refused exactly like a wrong
+        one, so signing up and then signing in cannot tell whether an address
+        already had an account. Accounts made by staff or an operator are
+        trusted as made.
+        """
+        return self.is_active and (self.is_verified or not self.from_sign_up)
+
     def validate_unique(self, exclude: Any = None) -> None:
         # email_key is not editable, so a ModelForm would leave it out of its
         # unique checks and a look-alike address would fail only at the
