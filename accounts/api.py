@@ -53,6 +53,12 @@ def revoke(token: RefreshToken, user_id: int) -> bool:
 class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
     @classmethod
     def get_token(cls, user: User) -> RefreshToken:
+        # Called once the password is right. The same answer as a wrong one
+        # when it may not sign in yet: see User.may_sign_in_with_password.
+        if not user.may_sign_in_with_password:
+            raise exceptions.AuthenticationFailed(
+                cls.default_error_messages["no_active_account"], "no_active_account"
+            )
         return token_for(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
-from accounts import tasks, throttle
+from accounts import services, tasks, throttle
+from accounts.canonical import email_key
 from accounts.models import User
 
 PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
@@ -72,9 +73,20 @@ class SignUpForm(auth_forms.BaseUserCreationForm):
     def clean_email(self) -> str:
         return User.objects.normalize_email(self.cleaned_data["email"])
 
+    def validate_unique(self) -> None:
+        # Whether the address is taken is never said here (the service deals
+        # with it, and its owner hears of it by email): no "already exists".
+        pass
+
 
 class SignInGuard:
     """Counts every sign-in through the site's throttle (accounts.throttle)."""
+
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        # The same answer as a wrong password: see User.may_sign_in_with_password.
+        if not user.may_sign_in_with_password:
+            raise self.get_invalid_login_error()
 
     def clean(self) -> dict:
         with throttle.sign_in_attempt(
@@ -124,6 +136,39 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         # oracle otherwise). The link is minted from SITE_URL at delivery, so
         # it never rests in the message log.
         tasks.password_reset_request.enqueue(self.cleaned_data["email"])
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """The last step of a reset: the link proved the mailbox (see services)."""
+
+    def save(self, commit: bool = True) -> User:
+        services.password_reset_complete(
+            user=self.user, password=self.cleaned_data["new_password1"]
+        )
+        return self.user
+
+
+class VerifyEmailForm(forms.Form):
+    """The verification link's page: the account's password proves he is its maker.
+
+    A link someone else's sign-up sent to a man's mailbox does not, when he
+    opens it, verify an account whose password a stranger chose.
+    """
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args, user: User, request: Any, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.request = request
+
+    def clean(self) -> dict:
+        with throttle.sign_in_attempt(self.user.email, self.request, refusal=_refusal):
+            if not self.user.check_password(self.cleaned_data.get("password")):
+                raise forms.ValidationError(services.VERIFY_NEEDS_PASSWORD, code="wrong")
+        return self.cleaned_data
 
 
 class SettingsForm(forms.ModelForm):
@@ -229,6 +274,6 @@ class DeleteAccountForm(forms.Form):
 
     def clean_confirm_email(self) -> str:
         typed = self.cleaned_data["confirm_email"].strip()
-        if typed.casefold() != self.user.email.casefold():
+        if email_key(typed) != email_key(self.user.email):
             raise forms.ValidationError(WRONG_CONFIRMATION)
         return typed

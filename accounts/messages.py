@@ -42,4 +42,17 @@ KINDS = [
         preference=None,
         description="His verified mobile number was proved by another account",
     ),
+    MessageKind(
+        name="sign_up_attempt",
+        preference=None,
+        description="Someone tried to sign up with an address that has an account (once a day)",
+    ),
+    MessageKind(
+        name="email_retired",
+        preference=None,
+        description=(
+            "An account closed because its address clashed with another's "
+            "(queued by the migration that introduced canonical addresses)"
+        ),
+    ),
 ]

@@ -22,13 +22,14 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.sessions.base_session import AbstractBaseSession
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from accounts.canonical import KEY_MAX_LENGTH, email_key, retired_key
 from mensc.routers import CREDS_DB
 
 _NOT_LOADED = object()
@@ -47,11 +48,36 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
-class UserManager(BaseUserManager["User"]):
+EMAIL_TAKEN = "An account with this email address already exists."
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def with_email(self, address: str) -> UserQuerySet:
+        """The account (at most one) an address reaches, by its canonical key."""
+        return self.filter(email_key=email_key(address))
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[User]:
+        objs = list(objs)
+        for user in objs:
+            user.email_key = email_key(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        # The key follows the address, even past save().
+        if isinstance(kwargs.get("email"), str) and "email_key" not in kwargs:
+            kwargs["email_key"] = email_key(kwargs["email"])
+        return super().update(**kwargs)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        # What every password sign-in asks (ModelBackend): the page, the
+        # admin, the API. The key is unique, so this finds one or none.
+        if not isinstance(username, str):
+            raise self.model.DoesNotExist
+        return self.get(email_key=email_key(username))
 
     def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
         if not email:
@@ -82,6 +108,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     password = None
 
     email = models.EmailField("email address", unique=True)
+    # The canonical form of `email` (accounts.canonical), kept by save().
+    email_key = models.CharField(
+        max_length=KEY_MAX_LENGTH,
+        unique=True,
+        editable=False,
+        error_messages={"unique": EMAIL_TAKEN},
+    )
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
@@ -89,6 +122,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     date_joined = models.DateTimeField(default=timezone.now)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    from_sign_up = models.BooleanField(
+        default=False,
+        help_text="Made by the public sign-up: its password signs in once the address is verified.",
+    )
+    # A local URL the member asked for before signing up (e.g. a circle's
+    # page); where the verification link brings him back to. Not a secret.
+    sign_up_next = models.CharField(max_length=500, blank=True, editable=False)
 
     display_name = models.CharField(
         max_length=60, blank=True, help_text="How other members see you; your first name if empty."
@@ -121,11 +161,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                Lower("email"),
-                name="accounts_user_email_ci_unique",
-                violation_error_message="An account with this email address already exists.",
-            ),
             # A verified number belongs to one account (the newer proof wins:
             # accounts.phones.phone_verify).
             models.UniqueConstraint(
@@ -163,6 +198,34 @@ class User(AbstractBaseUser, PermissionsMixin):
     def verified_phone(self) -> str:
         """The number texts may go to: his number once he proved it, else ""."""
         return self.phone if self.phone and self.phone_verified_at is not None else ""
+
+    @property
+    def may_sign_in_with_password(self) -> bool:
+        """Whether a right password signs this account in.
+
+        A password chosen at the public sign-up works only once the address is
+        verified; until then a right password is refused exactly like a wrong
+        one, so signing up and then signing in cannot tell whether an address
+        already had an account. Accounts made by staff or an operator are
+        trusted as made.
+        """
+        return self.is_active and (self.is_verified or not self.from_sign_up)
+
+    def validate_unique(self, exclude: Any = None) -> None:
+        # email_key is not editable, so a ModelForm would leave it out of its
+        # unique checks and a look-alike address would fail only at the
+        # database. Check it whenever the address is checked.
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().validate_unique(exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if not (exclude and "email" in exclude) and "email" not in errors and self.email:
+            taken = User._default_manager.with_email(self.email).exclude(pk=self.pk)
+            if taken.exists():
+                errors["email"] = [ValidationError(EMAIL_TAKEN, code="unique")]
+        if errors:
+            raise ValidationError(errors)
 
     def wants(self, kind: str, channel: str) -> bool:
         """Whether this member accepts messages of `kind` on `channel`."""
@@ -211,7 +274,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     def has_usable_password(self) -> bool:
         return is_password_usable(self._password_hash())
 
+    def _keep_email_key(self, kwargs: dict[str, Any]) -> None:
+        key = email_key(self.email)
+        # An account that gave its address up in a clash keeps its retired key
+        # until its address is changed.
+        if self.email_key != retired_key(self.pk, key):
+            self.email_key = key
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_key"}
+
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self._keep_email_key(kwargs)
         self._unverify_a_changed_phone(kwargs)
         pending = self._pending_hash
         if pending is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -13,8 +14,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 
+from accounts import throttle
 from accounts.models import (
     Credential,
     GoogleIdentity,
@@ -23,6 +25,7 @@ from accounts.models import (
     Session,
     User,
 )
+from accounts.signals import email_first_proven
 from accounts.tokens import password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
@@ -34,10 +37,18 @@ VERIFY_INVALID = "This verification link is not valid. Ask for a new one below."
 VERIFY_EXPIRED = "This verification link has expired. Ask for a new one below."
 VERIFY_DONE = "Thank you: your email address is verified."
 VERIFY_ALREADY = "Your email address was already verified."
+VERIFY_NEEDS_PASSWORD = "That is not the password of this account."
+NOT_VERIFIED_FOR_GOOGLE = (
+    "Verify your email address before linking Google: open the link we emailed you."
+)
+
+# The owner of a taken address hears of a sign-up attempt at most once a day.
+SIGN_UP_NOTICE = throttle.Limit("sign-up-attempt-notice", 1, 24 * 60 * 60)
+NEXT_MAX_LENGTH = 500
 
 GOOGLE_EMAIL_TAKEN = (
-    "An account with this email address already exists. Sign in with your password, then "
-    "link Google from your settings."
+    "An account with this email address already exists. Sign in with your password (or reset "
+    "it), then link Google from your settings."
 )
 GOOGLE_ALREADY_LINKED = "This Google account is already linked to another account."
 GOOGLE_UNLINK_NEEDS_PASSWORD = "Set a password before unlinking Google, or you could not sign in."
@@ -58,6 +69,34 @@ class AccountError(Exception):
 def verification_token(user: User) -> str:
     # Bound to the address, so a link stops working if the email changes.
     return signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
+
+
+def verification_user(token: str) -> User:
+    """The member a verification link is for (or AccountError); reads only."""
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise AccountError(VERIFY_EXPIRED) from exc
+    except signing.BadSignature as exc:
+        raise AccountError(VERIFY_INVALID) from exc
+    if not isinstance(data, dict):
+        raise AccountError(VERIFY_INVALID)
+    user = User.objects.filter(pk=data.get("u"), email=data.get("e"), is_active=True).first()
+    if user is None:
+        raise AccountError(VERIFY_INVALID)
+    return user
+
+
+def local_next(target: str | None) -> str:
+    """`target` if it is a path on this site (and not too long to keep), else ""."""
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and len(target) <= NEXT_MAX_LENGTH
+        and url_has_allowed_host_and_scheme(target, allowed_hosts=None)
+    ):
+        return target
+    return ""
 
 
 def verification_url(user: User) -> str:
@@ -90,49 +129,96 @@ def password_reset_request(*, email: str) -> int:
     up with Google has no usable password, and a reset link is how he sets
     one: owning the mailbox is the proof either way (Django skips him).
     """
-    users = [
-        user
-        for user in User._default_manager.filter(email__iexact=email, is_active=True)
-        if user.email.casefold() == email.casefold()
-    ]
+    # The link goes to the address the account has, whichever spelling was typed.
+    users = list(User._default_manager.with_email(email).filter(is_active=True))
     for user in users:
         password_reset_send(user=user)
     return len(users)
 
 
-def sign_in_paused_notify(*, user: User, minutes: int) -> None:
-    """Tell the owner that password sign-in to his account is paused (at most once a day)."""
-    notify(
-        user=user,
-        kind="sign_in_paused",
-        subject_key=f"sign-in-paused:{timezone.now():%Y-%m-%d}",
-        context={"minutes": minutes},
+def user_sign_up(*, email: str, full_name: str, password: str, next_url: str = "") -> None:
+    """Sign an address up, the same way whether or not it already has an account.
+
+    A new address gets an unverified account whose password signs in once the
+    address is verified, and the verification link; `next_url` (a local URL)
+    is where that link brings him back to. An address whose canonical form
+    has an account gets no second account and changes nothing about the
+    first: its owner is told (at most once a day). Either way the password is
+    hashed and the caller answers the same.
+    """
+    user = User(
+        email=User.objects.normalize_email(email),
+        full_name=full_name,
+        from_sign_up=True,
+        sign_up_next=local_next(next_url),
     )
+    user.set_password(password)  # hashed on both paths: the time tells nothing
+    owner = User.objects.with_email(email).first()
+    if owner is None:
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            # The same new address signed up a moment earlier: the key is unique.
+            owner = User.objects.with_email(email).first()
+        else:
+            verification_send(user=user)
+            return
+    if owner is not None:
+        sign_up_attempt_notify(owner=owner)
 
 
-def user_sign_up(*, user: User) -> User:
-    """Save a new member (password already set on the instance) and send the link."""
+def sign_up_attempt_notify(*, owner: User) -> None:
+    """Tell an address's owner that someone tried to sign up with it (once a day at most)."""
+    if throttle.hit(SIGN_UP_NOTICE, str(owner.pk)).allowed:
+        today = timezone.now().date().isoformat()
+        notify(user=owner, kind="sign_up_attempt", subject_key=f"sign-up-attempt:{today}")
+
+
+def email_verify(*, user: User) -> str:
+    """Verify the member's address (he followed its link and proved he is him).
+
+    Returns what to tell him; the first proof revokes what came before it.
+    """
+    if not email_prove(user=user):
+        return VERIFY_ALREADY
+    return VERIFY_DONE
+
+
+def email_prove(*, user: User) -> bool:
+    """Record that the member proved his mailbox (verification link, completed reset).
+
+    The first proof ends whatever anyone set up on the account before it:
+    every session and API token (the credential stamp moves), the linked
+    Google account, and what other apps registered (calendar feeds) through
+    the `email_first_proven` signal. Someone who signed up with another man's
+    address keeps nothing once the owner proves it. True if it was the first.
+    """
+    with transaction.atomic(), transaction.atomic(using=CREDS_DB):
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_verified:
+            return False
+        now = timezone.now()
+        locked.email_verified_at = now
+        locked.credentials_changed_at = max(
+            now, locked.credentials_changed_at + timedelta(microseconds=1)
+        )
+        locked.sign_up_next = ""  # the way back is used (or lost) with the first proof
+        locked.save(update_fields=["email_verified_at", "credentials_changed_at", "sign_up_next"])
+        GoogleIdentity.objects.filter(user_id=user.pk).delete()
+        email_first_proven.send(sender=User, user=locked)
+    sessions_revoke(user_id=user.pk)
+    user.email_verified_at = locked.email_verified_at
+    user.credentials_changed_at = locked.credentials_changed_at
+    user.sign_up_next = ""
+    return True
+
+
+def password_reset_complete(*, user: User, password: str) -> None:
+    """Set the password chosen through a reset link; the link proved the mailbox."""
+    user.set_password(password)
     user.save()
-    verification_send(user=user)
-    return user
-
-
-def email_verify(*, token: str) -> tuple[User, str]:
-    """Verify the address in `token`; return the member and what to tell him."""
-    try:
-        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
-    except signing.SignatureExpired as exc:
-        raise AccountError(VERIFY_EXPIRED) from exc
-    except signing.BadSignature as exc:
-        raise AccountError(VERIFY_INVALID) from exc
-    user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
-    if user is None:
-        raise AccountError(VERIFY_INVALID)
-    if user.is_verified:
-        return user, VERIFY_ALREADY
-    user.email_verified_at = timezone.now()
-    user.save(update_fields=["email_verified_at"])
-    return user, VERIFY_DONE
+    email_prove(user=user)
 
 
 # --- Sessions and tokens ----------------------------------------------------------------
@@ -169,7 +255,7 @@ def google_sign_in(*, sub: str, email: str, name: str) -> User:
         if user is None:
             raise AccountError("This account is not active.")
         return user
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.with_email(email).exists():
         raise AccountError(GOOGLE_EMAIL_TAKEN)
     try:
         with transaction.atomic(), transaction.atomic(using=CREDS_DB):
@@ -187,7 +273,9 @@ def google_sign_in(*, sub: str, email: str, name: str) -> User:
 
 
 def google_link(*, user: User, sub: str, email: str) -> None:
-    """Link a Google account to the signed-in member."""
+    """Link a Google account to the signed-in member (once his address is verified)."""
+    if not user.is_verified:
+        raise AccountError(NOT_VERIFIED_FOR_GOOGLE)
     existing = GoogleIdentity.objects.filter(sub=sub).first()
     if existing is not None and existing.user_id != user.pk:
         raise AccountError(GOOGLE_ALREADY_LINKED)

@@ -21,16 +21,17 @@ import contextlib
 import hashlib
 import ipaddress
 import math
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts import services
+from accounts.canonical import email_key
 from accounts.models import User
+from notifications.services import notify
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,10 @@ def too_many(decision: Decision) -> str:
 
 
 def _address(email: str) -> str:
-    # The form an address is counted in: look-alikes (fullwidth letters, a
-    # Kelvin sign, a long s) count as the address they imitate.
-    return unicodedata.normalize("NFKC", email.strip()).casefold()
+    # The form an address is counted in: its canonical key, so look-alikes
+    # (fullwidth letters, a Kelvin sign, a long s, a dotless i) count as the
+    # address they imitate.
+    return email_key(email)
 
 
 @contextmanager
@@ -224,11 +226,21 @@ def sign_in_attempt(
     if not decision.allowed:
         # Exactly one try sees the count pass the cap.
         if owner is not None and decision.count == SIGN_IN_ACCOUNT.max + 1:
-            services.sign_in_paused_notify(user=owner, minutes=decision.minutes)
+            sign_in_paused_notify(user=owner, minutes=decision.minutes)
         raise refusal(decision)
     yield
     clear(SIGN_IN, per_client)
     take_back(SIGN_IN_ACCOUNT, account)
+
+
+def sign_in_paused_notify(*, user: User, minutes: int) -> None:
+    """Tell the owner that password sign-in to his account is paused (at most once a day)."""
+    notify(
+        user=user,
+        kind="sign_in_paused",
+        subject_key=f"sign-in-paused:{timezone.now():%Y-%m-%d}",
+        context={"minutes": minutes},
+    )
 
 
 # --- Old-password checks: password change, account deletion ----------------------------

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
+from accounts.forms import SetPasswordForm
 from accounts.tokens import password_reset_token
 
 app_name = "accounts"
@@ -16,6 +17,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.sign_up, name="sign_up"),
+    path("signup/done/", views.sign_up_done, name="sign_up_done"),
     path("verify/resend/", views.resend_verification, name="resend_verification"),
     path("verify/<str:token>/", views.verify_email, name="verify_email"),
     path("settings/", views.account_settings, name="settings"),
@@ -59,6 +61,7 @@ urlpatterns = [
     path(
         "password/reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
+            form_class=SetPasswordForm,
             token_generator=password_reset_token,
             template_name="accounts/password_reset_confirm.html",
             success_url=reverse_lazy("accounts:password_reset_complete"),

@@ -7,8 +7,9 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,6 +24,7 @@ from accounts.forms import (
     SettingsForm,
     SignInForm,
     SignUpForm,
+    VerifyEmailForm,
 )
 from accounts.models import GoogleIdentity
 
@@ -70,25 +72,46 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
+    next_url = services.local_next(request.POST.get("next") or request.GET.get("next"))
     if request.method == "POST" and form.is_valid():
-        user = services.user_sign_up(user=form.save(commit=False))
-        login(request, user, backend=MODEL_BACKEND)
-        messages.success(
-            request, f"Welcome! We sent a link to {user.email}: open it to verify your address."
+        # New or taken, the same work and the same page: see the service.
+        services.user_sign_up(
+            email=form.cleaned_data["email"],
+            full_name=form.cleaned_data["full_name"],
+            password=form.cleaned_data["password1"],
+            next_url=next_url,
         )
-        return redirect("accounts:settings")
-    return render(request, "accounts/sign_up.html", {"form": form})
+        return redirect("accounts:sign_up_done")
+    return render(request, "accounts/sign_up.html", {"form": form, "next": next_url})
 
 
 @require_GET
+def sign_up_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/sign_up_done.html")
+
+
+@require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        _user, message = services.email_verify(token=token)
+        user = services.verification_user(token)
     except services.AccountError as error:
         messages.error(request, error.message)
-    else:
-        messages.success(request, message)
-    return redirect("accounts:settings" if request.user.is_authenticated else "accounts:login")
+        return redirect("accounts:settings" if request.user.is_authenticated else "accounts:login")
+    signed_in_as_him = request.user.is_authenticated and request.user.pk == user.pk
+    back = services.local_next(user.sign_up_next) or resolve_url(settings.LOGIN_REDIRECT_URL)
+    if user.is_verified:
+        messages.info(request, services.VERIFY_ALREADY)
+        return redirect(back) if signed_in_as_him else redirect_to_login(back)
+    # Signed in as him already, his session proves the password; else he types it.
+    form = None
+    if not signed_in_as_him:
+        form = VerifyEmailForm(request.POST or None, user=user, request=request)
+    if request.method == "POST" and (form is None or form.is_valid()):
+        messages.success(request, services.email_verify(user=user))
+        # The first proof ends every earlier session; this one starts after it.
+        login(request, user, backend=MODEL_BACKEND)
+        return redirect(back)
+    return render(request, "accounts/verify_email.html", {"form": form, "account": user})
 
 
 @login_required
@@ -217,6 +240,9 @@ def google_sign_in(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def google_link(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_verified:
+        messages.error(request, services.NOT_VERIFIED_FOR_GOOGLE)
+        return redirect("accounts:settings")
     return _google_start(request, "link")
 
 

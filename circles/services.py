@@ -57,6 +57,7 @@ TOO_MANY_OPEN = (
     f"You are already waiting on {MAX_OPEN_REQUESTS} circles (a request or a waitlist "
     "place). You can ask another once one of them is settled."
 )
+FEED_NOT_VERIFIED = "Verify your email address before making a calendar link."
 
 
 class CircleError(Exception):
@@ -414,7 +415,13 @@ def calendar_token_hash(token: str) -> str:
 
 
 def calendar_feed_create(*, user: User) -> str:
-    """A new secret feed token (replacing any old one); only its hash is stored."""
+    """A new secret feed token (replacing any old one); only its hash is stored.
+
+    Only for a verified address: a feed made by someone who merely typed the
+    address would keep showing him the circle's meetings and private address.
+    """
+    if not user.is_verified:
+        raise CircleError(FEED_NOT_VERIFIED)
     token = secrets.token_urlsafe(32)
     CalendarFeed.objects.update_or_create(
         user_id=user.pk, defaults={"token_hash": calendar_token_hash(token)}
@@ -423,6 +430,7 @@ def calendar_feed_create(*, user: User) -> str:
 
 
 def calendar_feed_revoke(*, user: User) -> None:
+    """Switch the member's feed off (he asked, or his mailbox was first proven)."""
     CalendarFeed.objects.filter(user_id=user.pk).delete()
 
 

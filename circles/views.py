@@ -220,7 +220,11 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
             services.calendar_feed_revoke(user=request.user)
             messages.success(request, "Your calendar link is switched off.")
             return redirect("circles:calendar")
-        token = services.calendar_feed_create(user=request.user)
+        try:
+            token = services.calendar_feed_create(user=request.user)
+        except services.CircleError as error:
+            messages.error(request, error.message)
+            return redirect("circles:calendar")
         # From SITE_URL, not the request's Host: the link outlives this page.
         feed_url = settings.SITE_URL + reverse("circles:calendar_feed", args=[token])
     context = {"feed_url": feed_url, "has_feed": selectors.has_calendar_feed(request.user)}

@@ -15,6 +15,7 @@ import requests
 from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 
 from accounts import google, services
@@ -113,6 +114,13 @@ def _client_for(request: pytest.FixtureRequest, persona: str) -> Client:
     if persona == "anonymous":
         return Client()
     return signed_in(request.getfixturevalue(persona))
+
+
+def _verified(user: User) -> User:
+    """Linking Google needs a verified address."""
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    return user
 
 
 # --- A new Google account ---------------------------------------------------------------
@@ -242,7 +250,7 @@ def test_owner_links_google_from_settings_then_signs_in_with_it(
     _dance(refused, google_provider)
     assert not GoogleIdentity.objects.using(CREDS_DB).exists()
 
-    owner = signed_in(member)
+    owner = signed_in(_verified(member))
     response = _dance(owner, google_provider, link=True)
 
     assert response["Location"] == SETTINGS
@@ -276,7 +284,7 @@ def test_linking_a_google_account_linked_to_someone_else_is_refused(
     before = sorted(GoogleIdentity.objects.using(CREDS_DB).values_list("user_id", "sub", "email"))
     rows = _rows()
     google_provider.next_identity = _identity("sub-charlie", "c@gmail.com")
-    client = signed_in(member)
+    client = signed_in(_verified(member))
 
     response = _dance(client, google_provider, link=True)
 
@@ -367,7 +375,7 @@ def test_forged_id_token_during_link_links_nothing(
     google_provider, member: User, forgery: str
 ) -> None:
     google_provider.forge = forgery
-    client = signed_in(member)
+    client = signed_in(_verified(member))
 
     response = _dance(client, google_provider, link=True)
 
@@ -575,14 +583,43 @@ def test_google_sign_in_starts_for_every_persona(
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_google_link_starts_for_every_signed_in_persona(
+def test_google_link_starts_for_every_verified_persona(
     google_provider, request: pytest.FixtureRequest, persona: str
 ) -> None:
-    client = _client_for(request, persona)
+    client = signed_in(_verified(request.getfixturevalue(persona)))
 
     _start(client, google_provider, link=True)
 
     assert client.session[GOOGLE_SESSION_KEY]["intent"] == "link"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_an_unverified_persona_cannot_start_linking_google(
+    google_provider, request: pytest.FixtureRequest, persona: str
+) -> None:
+    client = _client_for(request, persona)
+
+    response = client.post(LINK)
+
+    assert response["Location"] == SETTINGS
+    assert escape(services.NOT_VERIFIED_FOR_GOOGLE) in _shown(client, response)
+    assert GOOGLE_SESSION_KEY not in client.session
+    assert google_provider.requests_to("/authorize") == []
+
+
+def test_an_address_unverified_by_the_callback_links_nothing(google_provider, member: User) -> None:
+    # Verified when he pressed "Link", not any more when Google answers (an
+    # admin changed his address, say): the service checks again.
+    google_provider.next_identity = _identity("sub-bob", "bob@gmail.com")
+    client = signed_in(_verified(member))
+    authorize = _start(client, google_provider, link=True)
+    User.objects.filter(pk=member.pk).update(email_verified_at=None)
+
+    response = client.get(_at_provider(authorize))
+
+    assert response["Location"] == SETTINGS
+    assert escape(services.NOT_VERIFIED_FOR_GOOGLE) in _shown(client, response)
+    assert not GoogleIdentity.objects.using(CREDS_DB).exists()
 
 
 @pytest.mark.parametrize("url", [LINK, UNLINK])

@@ -355,7 +355,11 @@ def test_member_pages_run_a_fixed_number_of_queries(
 
 
 def test_a_newcomer_gets_from_the_landing_page_to_asking_to_join(circle: Circle) -> None:
-    """Sign up, verify, find a circle, ask to join: by following links only."""
+    """Find a circle, sign up, verify, ask to join: by following links only.
+
+    The circle he started from comes back to him after the emailed link.
+    """
+    import html
     import re
 
     from django.core import mail
@@ -363,6 +367,16 @@ def test_a_newcomer_gets_from_the_landing_page_to_asking_to_join(circle: Circle)
     client = Client()
     home = client.get("/").content.decode()
     assert 'href="/accounts/signup/"' in home and 'href="/circles/"' in home
+    directory = client.get("/circles/").content.decode()
+    assert 'href="/circles/brooklyn-tuesday/"' in directory
+    page = client.get("/circles/brooklyn-tuesday/").content.decode()
+    assert 'href="/circles/brooklyn-tuesday/join/"' in page
+    to_sign_in = client.get("/circles/brooklyn-tuesday/join/")["Location"]
+    sign_in = client.get(to_sign_in).content.decode()
+    sign_up_url = html.unescape(re.search(r'href="(/accounts/signup/\?next=[^"]+)"', sign_in)[1])
+    sign_up = client.get(sign_up_url).content.decode()
+    next_url = html.unescape(re.search(r'name="next" value="([^"]+)"', sign_up)[1])
+    assert next_url == "/circles/brooklyn-tuesday/join/"
     with committed():
         client.post(
             "/accounts/signup/",
@@ -371,15 +385,15 @@ def test_a_newcomer_gets_from_the_landing_page_to_asking_to_join(circle: Circle)
                 "full_name": "New Man",
                 "password1": "Quiet-river-stone-47",
                 "password2": "Quiet-river-stone-47",
+                "next": next_url,
             },
         )
-    client.get(re.search(r"https?://[^/]+(/accounts/verify/\S+/)", mail.outbox[-1].body)[1])
-    directory = client.get("/circles/").content.decode()
-    assert 'href="/circles/brooklyn-tuesday/"' in directory
-    page = client.get("/circles/brooklyn-tuesday/").content.decode()
-    assert 'href="/circles/brooklyn-tuesday/join/"' in page
+    link = re.search(r"https?://[^/]+(/accounts/verify/\S+/)", mail.outbox[-1].body)[1]
+    assert client.get(link).status_code == 200
+    back = client.post(link, {"password": "Quiet-river-stone-47"})
+    assert back["Location"] == "/circles/brooklyn-tuesday/join/"
 
-    client.post("/circles/brooklyn-tuesday/join/", {"version": 1, "accept": "on"})
+    client.post(back["Location"], {"version": 1, "accept": "on"})
 
     assert Membership.objects.get(user__email="new@example.com").status == "requested"
 

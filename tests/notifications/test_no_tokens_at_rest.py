@@ -84,7 +84,9 @@ def test_a_members_tokens_never_rest_in_the_main_database(settings, google_provi
     delivery.deliver_due()
     verify_url = one_link(mail.outbox[-1], "/accounts/verify/")
     secrets.append(verify_url.rsplit("/", 2)[-2])
-    assert client.get(path_of(verify_url)).status_code == 302
+    # The link asks for his password, then verifies and signs him in.
+    assert client.get(path_of(verify_url)).status_code == 200
+    assert client.post(path_of(verify_url), {"password": PASSWORD}).status_code == 302
     user.refresh_from_db()
     assert user.is_verified
 

@@ -70,7 +70,8 @@ class Command(BaseCommand):
             validate_email(email)
         except exceptions.ValidationError as err:
             raise CommandError(f"Error: {email!r} is not a valid email address.") from err
-        if User.objects.db_manager(database).filter(email__iexact=email).exists():
+        # Any spelling of an address that has an account is that account.
+        if User.objects.db_manager(database).with_email(email).exists():
             raise CommandError("Error: That email address is already taken.")
 
     def _validate(self, password: str, user: User) -> None:

@@ -19,9 +19,9 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.canonical import email_key
 from accounts.models import Credential, User
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
@@ -257,11 +257,9 @@ def ensure_users() -> tuple[dict[str, User], int]:
     bcrypt, hashing per user would make the seed take seconds.
     """
     people = _people()
+    keys = {email_key(email): email for email, _, _ in people}
     existing = {
-        user.email.lower(): user
-        for user in User.objects.annotate(lower_email=Lower("email")).filter(
-            lower_email__in=[email for email, _, _ in people]
-        )
+        keys[user.email_key]: user for user in User.objects.filter(email_key__in=list(keys))
     }
     now = timezone.now()
     # An admin from an older seed may predate verification.
