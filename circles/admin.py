@@ -164,6 +164,8 @@ class CircleAdmin(CircleScopedAdmin):
     list_display = ("name", "status", "schedule", "seats", "is_listed")
     list_filter = ("status", "is_listed")
     search_fields = ("name", "slug")
+    # Explicit: the seat count's GROUP BY drops Meta.ordering, and the autocomplete pages it.
+    ordering = ("name",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = [AgreementInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

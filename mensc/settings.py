@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "circles",
     "billing",
     "demo",
-    "django.contrib.admin",
+    "mensc.apps.AdminConfig",  # django.contrib.admin with our site (mensc.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
