@@ -1,7 +1,8 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-Both carry a link that proves the mailbox: it is minted when the email is
-delivered and never stored (see notifications.kinds).
+Verification and reset carry a link that proves the mailbox: it is minted
+when the email is delivered and never stored (see notifications.kinds). The
+two-factor notice carries no secret.
 """
 
 from __future__ import annotations
@@ -21,5 +22,10 @@ KINDS = [
         preference=None,
         minted={"url": lambda row: password_reset_url(row.user)},
         description="The link to choose a new password",
+    ),
+    MessageKind(
+        name="two_factor_changed",
+        preference=None,
+        description="Two-factor sign-in was turned on or off, or reset by an operator",
     ),
 ]

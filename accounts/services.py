@@ -15,7 +15,15 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
+from accounts.models import (
+    Credential,
+    GoogleIdentity,
+    RecoveryCode,
+    RevokedToken,
+    Session,
+    TOTPDevice,
+    User,
+)
 from accounts.tokens import password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
@@ -224,7 +232,20 @@ def user_export(*, user: User) -> dict[str, Any]:
                 for expire in sessions.values_list("expire_date", flat=True)
             ],
             "revoked_api_tokens": RevokedToken.objects.filter(user_id=user.pk).count(),
+            "two_factor": _two_factor_export(user),
         },
+    }
+
+
+def _two_factor_export(user: User) -> dict[str, Any]:
+    # When, and how many codes are left: never the key or a code.
+    device = TOTPDevice.objects.filter(user_id=user.pk, confirmed_at__isnull=False).first()
+    return {
+        "on": device is not None,
+        "turned_on_at": _jsonable(device.confirmed_at if device else None),
+        "recovery_codes_left": RecoveryCode.objects.filter(
+            user_id=user.pk, used_at__isnull=True
+        ).count(),
     }
 
 
@@ -238,6 +259,8 @@ def credentials_purge(*, user_id: int) -> None:
         Credential.objects.filter(user_id=user_id).delete()
         GoogleIdentity.objects.filter(user_id=user_id).delete()
         RevokedToken.objects.filter(user_id=user_id).delete()
+        TOTPDevice.objects.filter(user_id=user_id).delete()
+        RecoveryCode.objects.filter(user_id=user_id).delete()
     sessions_revoke(user_id=user_id)
     # The admin log names the objects it touched: forget the deleted account's name.
     LogEntry.objects.filter(

@@ -13,8 +13,10 @@ CREDENTIAL_MODELS = frozenset(
     {
         "accounts.credential",
         "accounts.googleidentity",
+        "accounts.recoverycode",
         "accounts.revokedtoken",
         "accounts.session",
+        "accounts.totpdevice",
         "circles.calendarfeed",
         "circles.facilitatornote",
     }

@@ -15,8 +15,10 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 CREDS_TABLES = {
     "accounts_credential",
     "accounts_googleidentity",
+    "accounts_recoverycode",
     "accounts_revokedtoken",
     "accounts_session",
+    "accounts_totpdevice",
     "circles_calendarfeed",
     "circles_facilitatornote",
 }
