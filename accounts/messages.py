@@ -24,8 +24,8 @@ KINDS = [
         description="The link to choose a new password",
     ),
     MessageKind(
-        name="two_factor_changed",
+        name="two_factor_notice",
         preference=None,
-        description="Two-factor sign-in was turned on or off, or reset by an operator",
+        description="Two-factor sign-in turned on or off, reset by an operator, or failing",
     ),
 ]

@@ -197,6 +197,9 @@ def _counted(user: User) -> None:
     """Count one try against the account's limit; refuse past it without checking."""
     decision = throttle.hit(ATTEMPTS, f"user:{user.pk}")
     if not decision.allowed:
+        if decision.count == ATTEMPTS.max + 1:
+            # Whoever is trying has his password: tell him once per window.
+            _tell(user, "failures")
         raise TooManyTries(decision)
 
 
@@ -326,10 +329,10 @@ def _remove(user: User) -> int:
 
 
 def _tell(user: User, change: str) -> None:
-    """Email him whenever two-factor changes: if it was not him, he knows at once."""
+    """Email him when two-factor changes or keeps failing: if it was not him, he knows."""
     notify(
         user=user,
-        kind="two_factor_changed",
+        kind="two_factor_notice",
         subject_key=f"two-factor:{uuid4().hex}",
         context={"change": change, "when": timezone.now()},
     )

@@ -121,6 +121,8 @@ def verify(request: HttpRequest) -> HttpResponse:
     if two_factor.session_state(request.session) == two_factor.PASSED:
         return redirect(next_url)
     if not two_factor.is_on(user):
+        # Nothing to wait for (turned off meanwhile in another session): no code is due.
+        request.session.pop(two_factor.SESSION_KEY, None)
         if two_factor.is_required(user):
             return redirect(_with_next("accounts:two_factor_setup", next_url))
         return redirect(next_url)

@@ -350,6 +350,33 @@ def test_tries_are_limited_per_account_and_the_right_code_waits_too(member: User
     assert other.get("/dashboard/")["Location"].startswith(VERIFY)
 
 
+def test_the_owner_is_told_once_when_codes_keep_failing(member: User) -> None:
+    give_authenticator(member)
+    client = password_sign_in(member)
+
+    with committed():
+        for _ in range(two_factor.ATTEMPTS.max + 3):
+            client.post(VERIFY, {"code": "999999"})
+
+    alerts = [m for m in mail.outbox if "Someone is trying to sign in" in m.subject]
+    assert len(alerts) == 1
+    assert alerts[0].to == [member.email]
+    assert "/accounts/password/reset/" in alerts[0].body
+
+
+def test_turned_off_in_another_session_the_waiting_one_is_let_go(member: User) -> None:
+    passed = password_sign_in(member)
+    _app, codes, _done = enrol(passed, next_url=OVERVIEW)
+    waiting = password_sign_in(member)
+    assert waiting.get("/dashboard/")["Location"].startswith(VERIFY)
+
+    passed.post(DISABLE, {"code": codes[0]})
+
+    response = waiting.get("/dashboard/", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == "/dashboard/"
+
+
 @pytest.mark.django_db(databases="__all__", transaction=True)
 def test_one_code_sent_twice_at_once_is_accepted_once() -> None:
     user = make_user("dan@example.com")
