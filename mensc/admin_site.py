@@ -11,7 +11,8 @@ and are guarded here for every signed-in staff user:
   of a model he has no permission on answered 403 for an object that exists
   but redirected for one that does not (`history` looks the object up first):
   which ids exist could be read off. Now 403 for every id of a section he
-  cannot use, and 404 for an object he may not see, found or not.
+  cannot use, and 404 for an object he may not see, found or not (the
+  circles admins, scoped to his circles, answer 404 in either case).
 - dj-stripe's custom actions (`/admin/djstripe/<model>/action/<action>/<model>/`)
   check no permission at all: any staff user could cancel a member's
   subscription. Now 404 unless he may change that model and its admin offers
@@ -102,14 +103,15 @@ def _object_check(model_admin: admin.ModelAdmin) -> Check:
     """403 for a section the user cannot use at all; 404 for an object he may not see."""
 
     def check(request: HttpRequest, *args: Any, **kwargs: Any) -> None:
-        if not any(model_admin.get_model_perms(request).values()):
-            raise PermissionDenied
         object_id = kwargs.get("object_id", kwargs.get("id"))
         to_field = request.POST.get(TO_FIELD_VAR, request.GET.get(TO_FIELD_VAR))
         if not (to_field and model_admin.to_field_allowed(request, to_field)):
             to_field = None  # the view itself refuses a disallowed one
-        # The ModelAdmin's own lookup, through its scoped queryset.
+        # The ModelAdmin's own lookup, through its scoped queryset (the circles
+        # admins answer 404 themselves outside his circles, found or not).
         obj = model_admin.get_object(request, unquote(str(object_id)), to_field)
+        if not any(model_admin.get_model_perms(request).values()):
+            raise PermissionDenied
         if obj is None or not (
             model_admin.has_view_or_change_permission(request, obj)
             or model_admin.has_delete_permission(request, obj)
