@@ -193,11 +193,11 @@ def _check_totp(device: TOTPDevice, code: str) -> None:
     raise TwoFactorError(WRONG_CODE)
 
 
-def _counted(user: User) -> None:
+def _counted(user: User, *, alert: bool = True) -> None:
     """Count one try against the account's limit; refuse past it without checking."""
     decision = throttle.hit(ATTEMPTS, f"user:{user.pk}")
     if not decision.allowed:
-        if decision.count == ATTEMPTS.max + 1:
+        if alert and decision.count == ATTEMPTS.max + 1:
             # Whoever is trying has his password: tell him once per window.
             _tell(user, "failures")
         raise TooManyTries(decision)
@@ -280,7 +280,7 @@ def setup_confirm(*, user: User, code: str | None) -> list[str]:
     cleaned = _clean(code)
     if not _is_totp(cleaned):
         raise TwoFactorError(WRONG_CODE if cleaned else CODE_REQUIRED)
-    _counted(user)
+    _counted(user, alert=False)  # a man fumbling his own first setup is no intruder
     with transaction.atomic(using=CREDS_DB):
         device = (
             TOTPDevice.objects.select_for_update()
