@@ -24,7 +24,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from accounts import services, throttle
+from accounts import services, throttle, two_factor
 from accounts.authentication import TOKEN_INVALID, token_for, token_user
 from accounts.models import User
 
@@ -70,6 +70,38 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
             return super().validate(attrs)
 
 
+OTP_REQUIRED = (
+    "This account has two-factor sign-in on: send the code from the authenticator app "
+    "(or a recovery code) as `otp`."
+)
+
+
+class TwoFactorTokenObtainSerializer(TokenObtainSerializer):
+    """The password first (throttled as ever), then the second factor if the account has it."""
+
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        write_only=True,
+        help_text="Needed when the account has two-factor sign-in on: the 6-digit code from "
+        "the authenticator app, or a recovery code.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        data = super().validate(attrs)
+        if two_factor.is_on(self.user):
+            if not attrs.get("otp"):
+                raise exceptions.AuthenticationFailed(OTP_REQUIRED, code="otp_required")
+            try:
+                two_factor.verify(user=self.user, code=attrs["otp"])
+            except two_factor.TooManyTries as error:
+                raise exceptions.Throttled(wait=error.retry_after, detail=error.message) from None
+            except two_factor.TwoFactorError as error:
+                raise exceptions.AuthenticationFailed(error.message, code="otp_invalid") from None
+        return data
+
+
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
@@ -84,9 +116,9 @@ class VerifySerializer(serializers.Serializer):
 
 
 class TokenView(TokenObtainPairView):
-    """Email + password → an access and a refresh token."""
+    """Email + password (+ `otp` with two-factor on) → an access and a refresh token."""
 
-    serializer_class = TokenObtainSerializer
+    serializer_class = TwoFactorTokenObtainSerializer
     throttle_classes: list = []
 
 

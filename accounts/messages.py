@@ -2,7 +2,8 @@
 
 Verification and reset emails carry a link that proves the mailbox, and the
 phone code text carries the code that proves the number: each is minted when
-the message is delivered and never stored (see notifications.kinds).
+the message is delivered and never stored (see notifications.kinds). The
+others (two-factor notices included) carry no secret.
 """
 
 from __future__ import annotations
@@ -54,5 +55,10 @@ KINDS = [
             "An account closed because its address clashed with another's "
             "(queued by the migration that introduced canonical addresses)"
         ),
+    ),
+    MessageKind(
+        name="two_factor_notice",
+        preference=None,
+        description="Two-factor sign-in turned on or off, reset by an operator, or failing",
     ),
 ]

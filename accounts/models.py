@@ -428,3 +428,36 @@ class Session(AbstractBaseSession):
     @classmethod
     def get_session_store_class(cls) -> type:
         return import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+
+
+class TOTPDevice(models.Model):
+    """A member's authenticator app (TOTP, RFC 6238), in the credentials database.
+
+    The key cannot be hashed: every code is computed from it. Unconfirmed
+    until the member enters a first correct code; `last_t` is the last time
+    step whose code was accepted, so a code works once.
+    """
+
+    user_id = models.BigIntegerField(unique=True)
+    key = models.CharField(max_length=80, help_text="Hex-encoded secret key.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_t = models.BigIntegerField(default=-1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "TOTP device"
+
+    def __str__(self) -> str:
+        return f"authenticator of user {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored only as a hash, in the credentials database."""
+
+    user_id = models.BigIntegerField(db_index=True)
+    code_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"recovery code of user {self.user_id}"

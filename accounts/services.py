@@ -21,8 +21,10 @@ from accounts.models import (
     Credential,
     GoogleIdentity,
     PhoneChallenge,
+    RecoveryCode,
     RevokedToken,
     Session,
+    TOTPDevice,
     User,
 )
 from accounts.signals import email_first_proven
@@ -347,7 +349,20 @@ def user_export(*, user: User) -> dict[str, Any]:
                 for expire in sessions.values_list("expire_date", flat=True)
             ],
             "revoked_api_tokens": RevokedToken.objects.filter(user_id=user.pk).count(),
+            "two_factor": _two_factor_export(user),
         },
+    }
+
+
+def _two_factor_export(user: User) -> dict[str, Any]:
+    # When, and how many codes are left: never the key or a code.
+    device = TOTPDevice.objects.filter(user_id=user.pk, confirmed_at__isnull=False).first()
+    return {
+        "on": device is not None,
+        "turned_on_at": _jsonable(device.confirmed_at if device else None),
+        "recovery_codes_left": RecoveryCode.objects.filter(
+            user_id=user.pk, used_at__isnull=True
+        ).count(),
     }
 
 
@@ -362,6 +377,8 @@ def credentials_purge(*, user_id: int) -> None:
         GoogleIdentity.objects.filter(user_id=user_id).delete()
         RevokedToken.objects.filter(user_id=user_id).delete()
         PhoneChallenge.objects.filter(user_id=user_id).delete()
+        TOTPDevice.objects.filter(user_id=user_id).delete()
+        RecoveryCode.objects.filter(user_id=user_id).delete()
     sessions_revoke(user_id=user_id)
     # The admin log names the objects it touched: forget the deleted account's name.
     LogEntry.objects.filter(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import two_factor_views, views
 from accounts.forms import SetPasswordForm
 from accounts.tokens import password_reset_token
 
@@ -29,6 +29,15 @@ urlpatterns = [
     path("google/link/", views.google_link, name="google_link"),
     path("google/callback/", views.google_callback, name="google_callback"),
     path("google/unlink/", views.google_unlink, name="google_unlink"),
+    path("two-factor/", two_factor_views.overview, name="two_factor"),
+    path("two-factor/setup/", two_factor_views.setup, name="two_factor_setup"),
+    path("two-factor/verify/", two_factor_views.verify, name="two_factor_verify"),
+    path("two-factor/disable/", two_factor_views.disable, name="two_factor_disable"),
+    path(
+        "two-factor/recovery-codes/",
+        two_factor_views.recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
     path(
         "password/change/",
         views.PasswordChangeView.as_view(

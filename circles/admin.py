@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -163,6 +164,8 @@ class CircleAdmin(CircleScopedAdmin):
     list_display = ("name", "status", "schedule", "seats", "is_listed")
     list_filter = ("status", "is_listed")
     search_fields = ("name", "slug")
+    # Explicit: the seat count's GROUP BY drops Meta.ordering, and the autocomplete pages it.
+    ordering = ("name",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = [AgreementInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -332,8 +335,9 @@ class MembershipAdmin(CircleScopedAdmin):
     list_select_related = ("user", "circle")
     search_fields = ("user__full_name", "user__display_name", "user__email")
     ordering = ("circle__name", "status", "requested_at")
-    actions = ["approve", "decline", "offer_seats", "remove"]
-    # Who holds a seat changes only through the actions (circles.services).
+    actions = ["approve", "decline", "offer_seats", "remove", "make_co_facilitator"]
+    # Who holds a seat changes only through the actions (circles.services); the
+    # role only through services.membership_role_set (see get_readonly_fields).
     decided_fields = (
         "circle",
         "user",
@@ -348,7 +352,31 @@ class MembershipAdmin(CircleScopedAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return () if obj is None else self.decided_fields
+        if obj is None:
+            return ()
+        # A facilitator never edits a role by hand: a lead uses "Make co-facilitator".
+        return self.decided_fields if request.user.is_superuser else (*self.decided_fields, "role")
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        if change and "role" in form.changed_data:
+            services.membership_role_set(membership=obj, role=obj.role, by=request.user)
+            return
+        super().save_model(request, obj, form, change)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CircleError as error:
+            # Refused by the service (e.g. the circle's last lead): the admin's
+            # transaction is rolled back, nothing changed.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     @admin.display(description="Member", ordering="user__full_name")
     def member(self, membership: Membership) -> str:
@@ -364,7 +392,47 @@ class MembershipAdmin(CircleScopedAdmin):
 
     @admin.action(description="Remove from circle", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        _report(self, request, queryset, services.membership_leave, "Removed")
+        remove = partial(services.membership_remove, by=request.user)
+        _report(self, request, queryset, remove, "Removed")
+
+    def has_make_co_facilitator_permission(self, request: HttpRequest) -> bool:
+        """Superusers, and lead facilitators (the service checks he leads that row's circle)."""
+        return self.has_change_permission(request) and (
+            request.user.is_superuser
+            or Membership.objects.active()
+            .filter(user_id=request.user.pk, role=Membership.Role.FACILITATOR)
+            .exists()
+        )
+
+    @admin.action(description="Make co-facilitator", permissions=["make_co_facilitator"])
+    def make_co_facilitator(
+        self, request: HttpRequest, queryset: QuerySet[Membership]
+    ) -> HttpResponse | None:
+        """Ask first (a co-facilitator sees the circle's admin); then promote each row."""
+        memberships = queryset.select_related("user", "circle")
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Make co-facilitator?",
+                "opts": self.opts,
+                "memberships": memberships,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/circles/membership/make_co_facilitator.html", context
+            )
+        for membership in memberships:
+            who = f"{membership.user.get_full_name()} ({membership.circle})"
+            try:
+                services.membership_role_set(
+                    membership=membership, role=Membership.Role.CO_FACILITATOR, by=request.user
+                )
+            except CircleError as error:
+                self.message_user(request, f"{who}: {error.message}", messages.ERROR)
+            else:
+                self.log_change(request, membership, "Made co-facilitator.")
+                self.message_user(request, f"Made co-facilitator: {who}.", messages.SUCCESS)
+        return None
 
     @admin.action(description="Offer a seat from the waitlist", permissions=["change"])
     def offer_seats(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:

@@ -58,6 +58,15 @@ TOO_MANY_OPEN = (
     "place). You can ask another once one of them is settled."
 )
 FEED_NOT_VERIFIED = "Verify your email address before making a calendar link."
+LAST_FACILITATOR = (
+    "A circle keeps at least one lead facilitator: make another member facilitator first."
+)
+ROLE_NOT_YOURS = (
+    "Only a superuser changes roles; a circle's lead facilitator may make an active member "
+    "co-facilitator."
+)
+UNKNOWN_ROLE = "Choose member, co-facilitator or facilitator."
+REMOVE_NOT_YOURS = "Only a superuser or the circle's lead facilitator can remove a facilitator."
 
 
 class CircleError(Exception):
@@ -219,11 +228,15 @@ def membership_decline(*, membership: Membership) -> Membership:
 
 @transaction.atomic
 def membership_leave(*, membership: Membership) -> Membership:
-    """A member leaves (or a facilitator removes him); his seat goes to the waitlist."""
+    """A member leaves (or a facilitator removes him); his seat goes to the waitlist.
+
+    The circle's last lead facilitator cannot leave (see `_keep_a_facilitator`).
+    """
     circle = _lock(membership.circle)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status == Membership.Status.LEFT:
         raise CircleError(NOT_MEMBER_TO_LEAVE)
+    _keep_a_facilitator(circle, membership, new_role=None)
     membership.status = Membership.Status.LEFT
     membership.left_at = timezone.now()
     membership.offer_expires_at = None
@@ -231,6 +244,86 @@ def membership_leave(*, membership: Membership) -> Membership:
     # He no longer leads the meetings he was down for; facilitators pick someone.
     circle.meetings.upcoming().filter(leader=membership.user_id).update(leader=None)
     seat_offer_next(circle=circle)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, by: User) -> Membership:
+    """Someone running the circle removes a man from it (the admin's "Remove" action).
+
+    A facilitator (lead or co-) is removed only by a superuser, a lead of that
+    circle, or himself: a co-facilitator cannot push the lead out.
+    """
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if (
+        membership.is_facilitator
+        and not by.is_superuser
+        and by.pk != membership.user_id
+        and not is_lead(by, circle)
+    ):
+        raise CircleError(REMOVE_NOT_YOURS)
+    return membership_leave(membership=membership)
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+FACILITATING_ROLES = (Membership.Role.FACILITATOR, Membership.Role.CO_FACILITATOR)
+
+
+def is_lead(user: User, circle: Circle) -> bool:
+    """Whether `user` is an active lead facilitator (role Facilitator) of `circle`."""
+    return (
+        circle.memberships.active()
+        .filter(user_id=user.pk, role=Membership.Role.FACILITATOR)
+        .exists()
+    )
+
+
+def _keep_a_facilitator(circle: Circle, membership: Membership, *, new_role: str | None) -> None:
+    """Refuse a change that would leave the circle without its last lead, or anyone to run it.
+
+    `new_role` is the membership's role after the change, None when he leaves.
+    Call with the circle locked: two leads demoting each other at once must not
+    both succeed.
+    """
+    if not membership.is_facilitator:
+        return
+    others = list(
+        circle.memberships.facilitating().exclude(pk=membership.pk).values_list("role", flat=True)
+    )
+    after = [*others, *([new_role] if new_role in FACILITATING_ROLES else [])]
+    if membership.role == Membership.Role.FACILITATOR and Membership.Role.FACILITATOR not in after:
+        raise CircleError(LAST_FACILITATOR)  # the last lead
+    if not after:
+        raise CircleError(LAST_FACILITATOR)  # nobody left to run the circle
+
+
+@transaction.atomic
+def membership_role_set(*, membership: Membership, role: str, by: User) -> Membership:
+    """Change a man's role in his circle.
+
+    A superuser may set any role. A circle's lead facilitator may only make an
+    active member of that circle co-facilitator; nobody else changes roles.
+    The circle always keeps a lead facilitator (checked with the circle locked).
+    """
+    if role not in Membership.Role.values:
+        raise CircleError(UNKNOWN_ROLE)
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    lead_promotes = (
+        role == Membership.Role.CO_FACILITATOR
+        and membership.role == Membership.Role.MEMBER
+        and membership.status == Membership.Status.ACTIVE
+        and is_lead(by, circle)
+    )
+    if not (by.is_superuser or lead_promotes):
+        raise CircleError(ROLE_NOT_YOURS)
+    if membership.role == role:
+        return membership
+    _keep_a_facilitator(circle, membership, new_role=role)
+    membership.role = role
+    membership.save(update_fields=["role"])
     return membership
 
 

@@ -14,8 +14,10 @@ CREDENTIAL_MODELS = frozenset(
         "accounts.credential",
         "accounts.googleidentity",
         "accounts.phonechallenge",
+        "accounts.recoverycode",
         "accounts.revokedtoken",
         "accounts.session",
+        "accounts.totpdevice",
         "circles.calendarfeed",
         "circles.facilitatornote",
     }

@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "circles",
     "billing",
     "demo",
-    "django.contrib.admin",
+    "mensc.apps.AdminConfig",  # django.contrib.admin with our site (mensc.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after sign-in is known: nothing else runs for a man whose code is to come.
+    "accounts.middleware.TwoFactorMiddleware",
     "accounts.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -8,8 +8,11 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_otp.oath import TOTP
 
-from accounts.models import User
+from accounts import two_factor
+from accounts.models import TOTPDevice, User
 
 PASSWORD = "Quiet-river-stone-47"
 
@@ -56,11 +59,45 @@ def superuser(db: None) -> User:
 
 
 def signed_in(user: User) -> Client:
-    """A client signed in through the real sign-in form, so a real session exists."""
+    """A client signed in through the real sign-in form, so a real session exists.
+
+    Staff (and anyone with two-factor on) also pass the real code page, with an
+    authenticator given to them here if they have none (tests/accounts/
+    test_two_factor.py enrols through the pages).
+    """
     client = Client()
+    needs_code = two_factor.is_required(user) or two_factor.is_on(user)
+    if needs_code:
+        device = give_authenticator(user)
     response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.content
+    if needs_code:
+        response = client.post("/accounts/two-factor/verify/", {"code": totp_code(device.key)})
+        assert response.status_code == 302, response.content
+        assert "/two-factor/" not in response["Location"], response["Location"]
     return client
+
+
+def totp_code(key: str, *, at: float | None = None) -> str:
+    """The code an authenticator app shows now (or at Unix time `at`) for a hex key."""
+    totp = TOTP(bytes.fromhex(key), step=two_factor.STEP, digits=two_factor.DIGITS)
+    if at is not None:
+        totp.time = at
+    return f"{totp.token():0{two_factor.DIGITS}d}"
+
+
+def give_authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator for `user`, ready for a fresh code (test shortcut)."""
+    device, _ = TOTPDevice.objects.get_or_create(
+        user_id=user.pk,
+        defaults={"key": "3132333435363738393031323334353637383930"},
+    )
+    if device.confirmed_at is None:
+        device.confirmed_at = timezone.now()
+    # Each sign-in of a test may fall in the same 30 seconds: forget the last code used.
+    device.last_t = -1
+    device.save()
+    return device
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.canonical import email_key, retired_key
 from accounts.models import EMAIL_TAKEN, GoogleIdentity, User
-from tests.conftest import PASSWORD, committed, make_user, signed_in
+from tests.conftest import PASSWORD, committed, give_authenticator, make_user, signed_in, totp_code
 from tests.fakes import oidc
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -235,13 +235,16 @@ def test_a_look_alike_spelling_with_a_wrong_password_is_refused(owner: str, othe
 
 @pytest.mark.parametrize("other", ["tım.victim@example.org", "TIM.VICTIM@EXAMPLE.ORG"])
 def test_the_admin_login_reaches_the_superuser_by_any_spelling(other: str) -> None:
-    User.objects.create_superuser(OWNER, PASSWORD, full_name="Tim Admin")
+    superuser = User.objects.create_superuser(OWNER, PASSWORD, full_name="Tim Admin")
+    device = give_authenticator(superuser)
     sign_up(other)  # the attack that locked the superuser out
     client = Client()
 
     response = client.post("/admin/login/?next=/admin/", {"username": other, "password": PASSWORD})
-
     assert response.status_code == 302
+    code = client.post("/accounts/two-factor/verify/", {"code": totp_code(device.key)})
+
+    assert code.status_code == 302
     assert client.get("/admin/").status_code == 200
 
 

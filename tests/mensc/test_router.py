@@ -16,8 +16,10 @@ CREDS_TABLES = {
     "accounts_credential",
     "accounts_googleidentity",
     "accounts_phonechallenge",
+    "accounts_recoverycode",
     "accounts_revokedtoken",
     "accounts_session",
+    "accounts_totpdevice",
     "circles_calendarfeed",
     "circles_facilitatornote",
 }
