@@ -61,9 +61,11 @@ class TwoFactorMiddleware:
             # when something asks who the user is: a probe loads no session.
             signed_in_as = request.user
             request.user = SimpleLazyObject(
-                lambda: AnonymousUser()
-                if two_factor.session_state(request.session) == two_factor.PENDING
-                else signed_in_as
+                lambda: (
+                    AnonymousUser()
+                    if two_factor.session_state(request.session) == two_factor.PENDING
+                    else signed_in_as
+                )
             )
             return self.get_response(request)
         if path.startswith(STATIC_PREFIX) or path in _open_paths():
