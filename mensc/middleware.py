@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse, QueryDict
 
@@ -128,3 +129,40 @@ class NulByteMiddleware:
 
 def _fields(query: QueryDict) -> list[str]:
     return [text for key, values in query.lists() for text in (key, *values)]
+
+
+NOT_ROWS = "The selection holds something that is not a row of this list: nothing was changed."
+# PostgreSQL's bigint: a larger number names no row, and a query holding one fails.
+_BIGINT = range(-(2**63), 2**63)
+
+
+class AdminSelectionMiddleware:
+    """An admin action runs only on ids that can be ids of the list's model; else a 400.
+
+    Django's admin filters with ``pk__in=<the ticked boxes>`` as sent, so a
+    forged ``_selected_action=abc`` raised ValueError (a 500) on every
+    changelist with actions: ours, Django's and dj-stripe's alike. Each admin
+    view carries its ModelAdmin (``view_func.model_admin``), hence the model.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, *args: Any) -> None:
+        model_admin = getattr(view_func, "model_admin", None)
+        if model_admin is None or request.method != "POST":
+            return
+        pk = model_admin.model._meta.pk
+        if not all(_could_be(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            raise BadRequest(NOT_ROWS)
+
+
+def _could_be(field: Any, value: str) -> bool:
+    try:
+        pk = field.to_python(value)
+    except ValidationError:
+        return False
+    return pk is not None and (not isinstance(pk, int) or pk in _BIGINT)

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mensc.middleware.AdminSelectionMiddleware",
 ]
 
 ROOT_URLCONF = "mensc.urls"
