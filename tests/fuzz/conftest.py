@@ -9,6 +9,7 @@ pass (the failing request is printed in full, ready to replay).
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,11 +20,14 @@ from django.core.signals import got_request_exception, request_finished, request
 from django.db import close_old_connections, connections, transaction
 from hypothesis import HealthCheck, Phase, settings
 
+# A deeper search by hand: FUZZ_SCALE=20 python -m pytest tests/fuzz (CI runs 1).
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
+
 
 def fuzz_settings(examples: int) -> settings:
-    """One profile for every fuzz test; each says how many examples it runs."""
+    """One profile for every fuzz test; each says how many examples it runs (times SCALE)."""
     return settings(
-        max_examples=examples,
+        max_examples=examples * SCALE,
         derandomize=True,
         database=None,
         deadline=None,

@@ -210,3 +210,15 @@ def test_a_real_selection_still_runs_its_action(world: World) -> None:
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.status == Membership.Status.DECLINED
+
+
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999", "1.5"])
+def test_an_autocomplete_field_sent_a_non_id_shows_the_form_again(world: World, value) -> None:
+    """Django's autocomplete widget looked the sent value up to redisplay it: a 500."""
+    client = client_for(world.treasurer)
+
+    response = client.post("/admin/billing/offlinepayment/add/", {"user": value})
+
+    assert response.status_code == 200
+    assert "user" in response.context_data["adminform"].form.errors
+    assert not OfflinePayment.objects.filter(recorded_by=world.treasurer).exists()
