@@ -152,6 +152,14 @@ def test_no_admin_input_is_a_server_error(world: World, persona: str, label: str
             url = base + route.replace("<path:object_id>", quote(value))
             assert_answered(client.get(url), value, f"GET {base}{route}")
 
+    # An add page takes initial values from its address (our "publish agreement" link does).
+    if client.get(f"{base}add/").status_code == 200:
+        for db_field in opts.fields:
+            if db_field.is_relation or db_field.choices:
+                for value in (f"1{NUL}", "abc", "99999999999999999999"):
+                    response = client.get(f"{base}add/", {db_field.name: value})
+                    assert_answered(response, value, f"GET {base}add/?{db_field.name}")
+
     for field_name in _autocompleted_fields(model_admin):
         for value in VALUES:
             response = client.get(
