@@ -13,11 +13,15 @@ import os
 import traceback
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from importlib import import_module
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.signals import got_request_exception, request_finished, request_started
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from hypothesis import HealthCheck, Phase, settings
 
 # A deeper search by hand: FUZZ_SCALE=20 python -m pytest tests/fuzz (CI runs 1).
@@ -84,6 +88,15 @@ def in_process() -> Iterator[None]:
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
+def facilitators_group() -> Group:
+    """The group with the permissions its migration gives (a flushed database lost them)."""
+    if not Group.objects.filter(name="Facilitators", permissions__isnull=False).exists():
+        Group.objects.filter(name="Facilitators").delete()
+        migration = import_module("circles.migrations.0002_facilitators_group")
+        migration.create_group(apps, SimpleNamespace(connection=connection))
+    return Group.objects.get(name="Facilitators")
 
 
 @contextmanager

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib import import_module
-from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.db import connection, models
+from django.db import models
 from django.test import Client
 from django.utils import timezone
 
@@ -30,6 +28,7 @@ from circles import services
 from circles.models import Attendance, FacilitatorNote, Membership
 from tests.circles.conftest import join, make_circle, make_facilitator, make_meeting, make_verified
 from tests.conftest import make_user
+from tests.fuzz.conftest import facilitators_group
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -89,15 +88,6 @@ def world() -> World:
     treasurer.groups.add(Group.objects.get_or_create(name="Treasurers")[0])
     superuser = User.objects.create_superuser("alice@example.com", "x", full_name="Alice Admin")
     return World(facilitator=facilitator, treasurer=treasurer, superuser=superuser)
-
-
-def facilitators_group() -> Group:
-    """The group with the permissions its migration gives (a flushed database lost them)."""
-    if not Group.objects.filter(name="Facilitators", permissions__isnull=False).exists():
-        Group.objects.filter(name="Facilitators").delete()
-        migration = import_module("circles.migrations.0002_facilitators_group")
-        migration.create_group(apps, SimpleNamespace(connection=connection))
-    return Group.objects.get(name="Facilitators")
 
 
 def client_for(user: User) -> Client:

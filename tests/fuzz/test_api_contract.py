@@ -67,8 +67,10 @@ def operations() -> list[str]:
     return sorted(result.ok().label for result in api_schema().get_all_operations() if result.ok())
 
 
-# Printable Latin-1: what a header can carry.
-_HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
+# Latin-1 without control characters, not starting with a space: what a header can carry.
+_HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80).filter(
+    lambda text: not text[:1].isspace()
+)
 FORGED = st.fixed_dictionaries(
     {
         "headers": st.fixed_dictionaries(

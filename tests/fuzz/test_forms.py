@@ -31,8 +31,7 @@ from circles import services
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
 from tests.conftest import PASSWORD, make_user
-from tests.fuzz.conftest import fuzz_settings, rolled_back
-from tests.fuzz.test_admin_inputs import facilitators_group
+from tests.fuzz.conftest import facilitators_group, fuzz_settings, rolled_back
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
