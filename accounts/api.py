@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -27,6 +27,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 from accounts import services, throttle, two_factor
 from accounts.authentication import TOKEN_INVALID, token_for, token_user
 from accounts.models import User
+from accounts.schema import ERROR, THROTTLED
 
 
 def throttled(decision: throttle.Decision) -> exceptions.Throttled:
@@ -115,6 +116,20 @@ class VerifySerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+TOKEN_REFUSED = OpenApiResponse(
+    ERROR, description="The token is invalid, expired or revoked (`code`: `token_not_valid`)."
+)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(ERROR, description="Wrong email or password."),
+            429: THROTTLED,
+        }
+    )
+)
 class TokenView(TokenObtainPairView):
     """Email + password (+ `otp` with two-factor on) → an access and a refresh token."""
 
@@ -134,7 +149,9 @@ class TokenEndpoint(APIView):
 
 
 class TokenRefreshView(TokenEndpoint):
-    @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
+    @extend_schema(
+        request=RefreshSerializer, responses={200: TokenPairSerializer, 401: TOKEN_REFUSED}
+    )
     def post(self, request: Request) -> Response:
         """Trade a refresh token for a new pair; the old refresh token is spent."""
         serializer = RefreshSerializer(data=request.data)
@@ -149,7 +166,7 @@ class TokenRefreshView(TokenEndpoint):
 
 
 class TokenVerifyView(TokenEndpoint):
-    @extend_schema(request=VerifySerializer, responses={200: None})
+    @extend_schema(request=VerifySerializer, responses={200: None, 401: TOKEN_REFUSED})
     def post(self, request: Request) -> Response:
         """200 when the token (access or refresh) is valid now, 401 otherwise."""
         serializer = VerifySerializer(data=request.data)
@@ -163,7 +180,7 @@ class TokenVerifyView(TokenEndpoint):
 
 
 class LogoutView(TokenEndpoint):
-    @extend_schema(request=RefreshSerializer, responses={200: None})
+    @extend_schema(request=RefreshSerializer, responses={200: None, 401: TOKEN_REFUSED})
     def post(self, request: Request) -> Response:
         """Revoke a refresh token (its access tokens expire on their own)."""
         serializer = RefreshSerializer(data=request.data)

@@ -11,6 +11,8 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -146,6 +148,26 @@ class ScholarshipAdmin(TreasurerOnly, admin.ModelAdmin):
                 self.message_user(request, f"Decided: {scholarship}.", messages.SUCCESS)
 
 
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's, but a sent value that cannot be an id is shown as no choice.
+
+    Redisplaying a form with errors, Django's widget looks the sent value up
+    with ``pk__in=[value]``: a value like "abc" raised ValueError, a 500.
+    """
+
+    def optgroups(self, name: str, value: list, attr=None):
+        target = self.field.target_field
+        return super().optgroups(name, [v for v in value if _could_be(target, v)], attr)
+
+
+def _could_be(field, value) -> bool:
+    try:
+        key = field.to_python(value)
+    except ValidationError:
+        return False
+    return not isinstance(key, int) or -(2**63) <= key < 2**63
+
+
 @admin.register(OfflinePayment)
 class OfflinePaymentAdmin(TreasurerOnly, admin.ModelAdmin):
     list_display = ("user", "amount", "method", "covers_from", "covers_until", "recorded_by")
@@ -157,6 +179,13 @@ class OfflinePaymentAdmin(TreasurerOnly, admin.ModelAdmin):
     @admin.display(description="Amount")
     def amount(self, obj: OfflinePayment) -> str:
         return f"{obj.currency.upper()} {obj.amount_cents / 100:,.2f}"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:

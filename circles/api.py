@@ -70,8 +70,19 @@ class CircleFilterSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "19:00"}
+)
+class WallClockTimeField(serializers.TimeField):
+    """A local time of day as HH:MM, e.g. "19:00".
+
+    Not an OpenAPI `time` (RFC 3339 `full-time`: seconds and a UTC offset):
+    a circle meets at 19:00 in its own time zone, whatever the offset that day.
+    """
+
+
 class ScheduleSerializer(serializers.ModelSerializer):
-    start_time = serializers.TimeField(
+    start_time = WallClockTimeField(
         format="%H:%M", read_only=True, help_text="Local time in `time_zone`."
     )
     time_zone = serializers.CharField(read_only=True, help_text="IANA name, e.g. Europe/Paris.")

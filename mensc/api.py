@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -52,7 +52,10 @@ class HealthView(PublicView):
                     "credentials_database": _dependency,
                     "cache": _dependency,
                 },
-            )
+            ),
+            (503, "application/json"): OpenApiResponse(
+                description="The same report, when a dependency is down."
+            ),
         },
         description="Every dependency with its latency; 503 when any is down.",
     )
@@ -63,7 +66,16 @@ class HealthView(PublicView):
 
 class ReadyView(PublicView):
     @extend_schema(
-        responses=inline_serializer("Ready", {"status": serializers.CharField()}),
+        responses={
+            200: inline_serializer("Ready", {"status": serializers.CharField()}),
+            503: inline_serializer(
+                "NotReady",
+                {
+                    "status": serializers.CharField(),
+                    "down": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+        },
         description="200 when both databases answer; a cache outage does not make it 503.",
     )
     def get(self, request: Request) -> Response:

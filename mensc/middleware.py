@@ -1,4 +1,4 @@
-"""Middleware for running behind a proxy: request ids, client address, CSP."""
+"""Middleware for running behind a proxy (request ids, client address, CSP) and bad input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.signals import request_finished
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from mensc import log
 
@@ -87,3 +89,80 @@ class ContentSecurityPolicyMiddleware:
         ):
             response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response
+
+
+NUL_REFUSED = "A NUL character (\\0) is not allowed in an address or a form."
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class NulByteMiddleware:
+    """A NUL byte in the address or a form is a 400; a cookie holding one is dropped.
+
+    PostgreSQL cannot store NUL in text and refuses a query that holds one
+    (``DataError``): a NUL in an admin filter, search or selection, or in a
+    session cookie, was a 500 wherever the value reached a query. Django's
+    form fields already refuse NUL; this covers every value that skips them.
+    A cookie is dropped rather than refused, so a bad cookie cannot lock a man
+    out of every page until he clears it: a mangled session is no session.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, value in list(request.COOKIES.items()):
+            if "\0" in name or "\0" in value:
+                del request.COOKIES[name]
+        if "\0" in request.path or any(
+            "\0" in text for text in _fields(request.GET) + self._form_fields(request)
+        ):
+            raise BadRequest(NUL_REFUSED)
+        return self.get_response(request)
+
+    @staticmethod
+    def _form_fields(request: HttpRequest) -> list[str]:
+        # Only bodies Django itself parses as a form; JSON and webhooks are read by their views.
+        if request.method != "POST" or not request.content_type.startswith(_FORM_TYPES):
+            return []
+        return _fields(request.POST)
+
+
+def _fields(query: QueryDict) -> list[str]:
+    return [text for key, values in query.lists() for text in (key, *values)]
+
+
+NOT_ROWS = "The selection holds something that is not a row of this list: nothing was changed."
+# PostgreSQL's bigint: a larger number names no row, and a query holding one fails.
+_BIGINT = range(-(2**63), 2**63)
+
+
+class AdminSelectionMiddleware:
+    """An admin action runs only on ids that can be ids of the list's model; else a 400.
+
+    Django's admin filters with ``pk__in=<the ticked boxes>`` as sent, so a
+    forged ``_selected_action=abc`` raised ValueError (a 500) on every
+    changelist with actions: ours, Django's and dj-stripe's alike. Each admin
+    view carries its ModelAdmin (``view_func.model_admin``), hence the model.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, *args: Any) -> None:
+        model_admin = getattr(view_func, "model_admin", None)
+        if model_admin is None or request.method != "POST":
+            return
+        pk = model_admin.model._meta.pk
+        if not all(_could_be(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            raise BadRequest(NOT_ROWS)
+
+
+def _could_be(field: Any, value: str) -> bool:
+    try:
+        pk = field.to_python(value)
+    except ValidationError:
+        return False
+    return pk is not None and (not isinstance(pk, int) or pk in _BIGINT)

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mensc.middleware.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Before the session: a cookie holding a NUL byte is dropped, never queried.
+    "mensc.middleware.NulByteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mensc.middleware.AdminSelectionMiddleware",
 ]
 
 ROOT_URLCONF = "mensc.urls"
@@ -307,7 +310,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's JSON parser with a bound on nesting: a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "mensc.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # drf-spectacular's, adding the errors every operation of its kind can answer.
+    "DEFAULT_SCHEMA_CLASS": "accounts.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
@@ -337,6 +347,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Health, circles, meetings and RSVPs for external clients.",
     "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components: required text is minLength 1, as DRF checks.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Self-hosted Swagger UI: no third-party CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

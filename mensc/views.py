@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -57,9 +58,19 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# Django refuses a body past DATA_UPLOAD_MAX_MEMORY_SIZE, or too many fields, as a 400.
+TOO_LARGE = "Request body too large."
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse({"detail": "Bad request."}, status=400)
+        if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
+            detail = TOO_LARGE
+        elif isinstance(exception, BadRequest) and exception.args:
+            detail = str(exception)  # ours name what was wrong (mensc.middleware)
+        else:
+            detail = "Bad request."
+        return JsonResponse({"detail": detail}, status=400)
     return defaults.bad_request(request, exception)
 
 
