@@ -16,11 +16,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import two_factor
+from accounts import services, two_factor
 
 RECOVERY_USED = (
     "You signed in with a recovery code: {left} left. Make new ones in your two-factor settings."
@@ -48,12 +47,10 @@ class FirstCodeForm(CodeForm):
 
 
 def _next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("home")
+    # A path on this site only: anything else (a view name, another host) is home.
+    return services.local_next(request.POST.get("next") or request.GET.get("next")) or reverse(
+        "home"
+    )
 
 
 def _with_next(name: str, next_url: str) -> str:

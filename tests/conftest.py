@@ -78,6 +78,20 @@ def signed_in(user: User) -> Client:
     return client
 
 
+def force_signed_in(user: User, client: Client | None = None) -> Client:
+    """A session for `user` without the forms, second factor passed.
+
+    For tests where signing in is not the point (fuzzing, admin inputs); the
+    sign-in and two-factor pages are tested through `signed_in`.
+    """
+    client = client or Client()
+    client.force_login(user)
+    session = client.session
+    two_factor.session_passed(session)
+    session.save()
+    return client
+
+
 def totp_code(key: str, *, at: float | None = None) -> str:
     """The code an authenticator app shows now (or at Unix time `at`) for a hex key."""
     totp = TOTP(bytes.fromhex(key), step=two_factor.STEP, digits=two_factor.DIGITS)

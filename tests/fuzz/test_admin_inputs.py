@@ -27,7 +27,7 @@ from billing.models import OfflinePayment, Scholarship
 from circles import services
 from circles.models import Attendance, FacilitatorNote, Membership
 from tests.circles.conftest import join, make_circle, make_facilitator, make_meeting, make_verified
-from tests.conftest import make_user
+from tests.conftest import force_signed_in, make_user
 from tests.fuzz.conftest import facilitators_group
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -91,9 +91,7 @@ def world() -> World:
 
 
 def client_for(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+    return force_signed_in(user, Client(raise_request_exception=False))
 
 
 def assert_answered(response, value: str, where: str) -> None:

@@ -24,13 +24,14 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accounts import services as account_services
 from accounts.models import User
 from accounts.tokens import password_reset_token
 from billing.models import DuesTier, OfflinePayment, Scholarship
 from circles import services
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, force_signed_in, make_user
 from tests.fuzz.conftest import facilitators_group, fuzz_settings, rolled_back
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -65,6 +66,7 @@ PHONE = one_of_or_text("+14155550123", "+442071838750", "0", "+1 (415) 555-0199"
 ZONE = one_of_or_text("UTC", "Europe/Paris", "America/New_York", "Mars/Olympus")
 DATE = one_of_or_text("2026-12-01", "2026-02-30", "9999-12-31", "0001-01-01")
 TIME = one_of_or_text("19:00", "25:61", "07:30:00")
+CODE = one_of_or_text("123456", "000000", "abcd-efgh", "²²²²²²", "1" * 7, "")
 URL_TEXT = one_of_or_text("/dashboard/", "https://evil.example/", "//evil.example", "")
 
 
@@ -155,6 +157,12 @@ FORMS = [
     Form("/accounts/settings/", "member", SETTINGS_FIELDS),
     Form("/accounts/settings/delete/", "member", {"password": PASSWORDS, "confirm_email": EMAIL}),
     Form("/accounts/verify/resend/", "member"),
+    Form("/accounts/verify/{verify_token}/", "anonymous", {"password": PASSWORDS}),
+    Form("/accounts/settings/phone/send/", "member"),
+    Form("/accounts/settings/phone/verify/", "member", {"code": CODE}),
+    Form("/accounts/two-factor/setup/", "member", {"code": CODE}),
+    Form("/accounts/two-factor/verify/", "facilitator", {"code": CODE, "next": URL_TEXT}),
+    Form("/accounts/two-factor/disable/", "member", {"code": CODE}),
     # Circles
     Form(
         "/circles/",
@@ -301,7 +309,7 @@ class World:
             response = client.get(self.reset_link)  # the link puts the token in the session
             assert response.status_code == 302, response
         elif persona != "anonymous":
-            client.force_login(self.users[persona])
+            force_signed_in(self.users[persona], client)
         return client
 
     def resolve(self, value: Any) -> Any:
@@ -348,6 +356,7 @@ def world() -> World:
     treasurer = make_user("tina@example.com", is_staff=True)
     treasurer.groups.add(Group.objects.get_or_create(name="Treasurers")[0])
     superuser = User.objects.create_superuser("alice@example.com", PASSWORD, full_name="Alice")
+    newcomer = make_user("nick@example.com", from_sign_up=True)
     uid = urlsafe_base64_encode(force_bytes(member.pk))
     return World(
         users={
@@ -371,6 +380,7 @@ def world() -> World:
             "scholarship": scholarship.pk,
             "tier": tier.pk,
             "reset_uid": uid,
+            "verify_token": account_services.verification_token(newcomer),
         },
         reset_link=f"/accounts/password/reset/{uid}/{password_reset_token.make_token(member)}/",
     )
