@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 
-from accounts import throttle
+from accounts import personal_data, throttle
 from accounts.models import (
     Credential,
     GoogleIdentity,
@@ -322,12 +322,19 @@ PROFILE_FIELDS = [
 ]
 
 
+EXPORT_SCHEMA_VERSION = 1
+
+
 def user_export(*, user: User) -> dict[str, Any]:
-    """Everything we hold about the member, from both databases, minus secrets."""
+    """Everything we hold about the member, from both databases, minus secrets.
+
+    accounts' own sections, then each app's (accounts.personal_data).
+    """
     credential = Credential.objects.filter(user_id=user.pk).first()
     google = GoogleIdentity.objects.filter(user_id=user.pk).first()
     sessions = Session.objects.filter(user_id=user.pk, expire_date__gt=timezone.now())
     return {
+        "schema_version": EXPORT_SCHEMA_VERSION,
         "exported_at": timezone.now().isoformat(),
         "profile": {
             **{name: _jsonable(getattr(user, name)) for name in PROFILE_FIELDS},
@@ -351,6 +358,7 @@ def user_export(*, user: User) -> dict[str, Any]:
             "revoked_api_tokens": RevokedToken.objects.filter(user_id=user.pk).count(),
             "two_factor": _two_factor_export(user),
         },
+        **{name: export(user) for name, export in personal_data.exporters().items()},
     }
 
 
@@ -387,5 +395,19 @@ def credentials_purge(*, user_id: int) -> None:
 
 
 def user_delete(*, user: User) -> None:
-    """Delete the member's account and everything personal in both databases."""
-    user.delete()  # the post_delete handler calls credentials_purge
+    """Delete the member's account and everything personal in both databases.
+
+    Each app's vendor step runs first (accounts.personal_data): one that fails
+    raises ErasureError and nothing is deleted. Then, in one transaction, each
+    app erases its rows and the user row goes (the post_delete handler calls
+    credentials_purge).
+    """
+    steps = personal_data.erasers()
+    for step in steps:
+        if step.release is not None:
+            step.release(user)
+    with transaction.atomic():
+        for step in steps:
+            if step.erase is not None:
+                step.erase(user)
+        user.delete()

@@ -153,3 +153,20 @@ def test_a_signed_in_person_can_only_delete_himself(request, persona: str, outsi
 
     assert not User.objects.filter(pk=user.pk).exists()
     assert User.objects.filter(pk=outsider.pk).exists()
+
+
+def test_an_export_section_or_an_eraser_is_registered_once() -> None:
+    from accounts import personal_data
+
+    first, second = (lambda user: 1), (lambda user: 2)
+    personal_data.exporter("test-section", first)
+    personal_data.eraser("test-eraser", erase=first)
+    try:
+        personal_data.exporter("test-section", first)  # the same again is harmless
+        with pytest.raises(ValueError, match="twice"):
+            personal_data.exporter("test-section", second)
+        with pytest.raises(ValueError, match="twice"):
+            personal_data.eraser("test-eraser", erase=second)
+    finally:
+        personal_data._exporters.pop("test-section")
+        personal_data._erasers.pop("test-eraser")
