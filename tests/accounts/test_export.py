@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -36,7 +36,13 @@ from notifications.models import Notification
 from notifications.services import notify, sms_opt_out
 from tests.billing.conftest import deliver
 from tests.circles.conftest import join, make_circle, make_facilitator, make_meeting, make_verified
-from tests.conftest import capture_all_queries, give_authenticator, make_user, signed_in
+from tests.conftest import (
+    PASSWORD,
+    capture_all_queries,
+    give_authenticator,
+    make_user,
+    signed_in,
+)
 from tests.fakes import stripe as stripe_module
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -60,9 +66,8 @@ class Everything:
     treasurer: User
     feed_token: str
     recovery_codes: list[str]
-    stripe_customer: str = ""
-    subscription: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    stripe_customer: str
+    subscription: str
 
 
 def get_export(client: Client) -> dict:
@@ -474,6 +479,23 @@ def test_the_export_needs_sign_in(client: Client) -> None:
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_export_waits_for_the_second_factor(member: User) -> None:
+    give_authenticator(member)
+    client = Client()
+    client.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+
+    response = client.get(EXPORT_URL)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/two-factor/verify/")
+
+
+def test_the_settings_page_offers_the_download(member: User) -> None:
+    page = signed_in(member).get("/accounts/settings/").content.decode()
+
+    assert f'href="{EXPORT_URL}"' in page
 
 
 def test_the_export_is_a_download_nobody_keeps(member: User) -> None:
