@@ -16,3 +16,8 @@ class AccountsConfig(AppConfig):
         from notifications import kinds
 
         kinds.register(messages.KINDS)
+
+        from accounts import exports, personal_data
+
+        for name, section in exports.SECTIONS.items():
+            personal_data.exporter(name, section)

@@ -13,5 +13,11 @@ class BillingConfig(AppConfig):
 
         kinds.register(messages.KINDS)
 
+        from accounts import personal_data
+        from billing import exports
+
+        for name, section in exports.SECTIONS.items():
+            personal_data.exporter(name, section)
+
         stripe_gateway.configure()
         stripe_gateway.keep_secret_key_out_of_database()

@@ -61,6 +61,13 @@ class MeetingAdminForm(forms.ModelForm):
         return cleaned
 
 
+# Private from everyone else, not from him (circles.exports).
+NOTE_SHOWN_TO_MEMBER = (
+    "Only you and the site's administrators see this note here. The member it is about can "
+    'read it too: it is part of his data export ("Download my data").'
+)
+
+
 class FacilitatorNoteForm(forms.ModelForm):
     """Circle and member as choices: the note stores plain ids (no FK crosses databases)."""
 
@@ -75,6 +82,7 @@ class FacilitatorNoteForm(forms.ModelForm):
     class Meta:
         model = FacilitatorNote
         fields = ("circle", "member", "text")
+        help_texts = {"text": NOTE_SHOWN_TO_MEMBER}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -17,3 +17,9 @@ class CirclesConfig(AppConfig):
             handler=sms_replies.answer,
             help=sms_replies.HELP,
         )
+
+        from accounts import personal_data
+        from circles import exports
+
+        for name, section in exports.SECTIONS.items():
+            personal_data.exporter(name, section)

@@ -359,7 +359,8 @@ class CalendarFeed(models.Model):
 
 
 class FacilitatorNote(models.Model):
-    """A facilitator's private note about a member: only its author (and superusers) read it.
+    """A facilitator's private note about a member: only its author (and superusers) read it
+    in the admin; the member reads it in his export (circles.exports).
 
     In the credentials database, referring to people and circles by plain ids.
     """

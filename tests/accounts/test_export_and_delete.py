@@ -41,7 +41,7 @@ def test_export_holds_my_data_from_both_databases(rich_member: User) -> None:
     assert data["profile"]["phone"] == PHONE
     assert data["profile"]["display_name"] == "Bobby"
     assert data["credentials"]["password_set"] is True
-    assert data["credentials"]["google"]["email"] == "bob@gmail.com"
+    assert data["credentials"]["linked_identities"][0]["email"] == "bob@gmail.com"
     assert len(data["credentials"]["active_sessions"]) == 1
     assert data["credentials"]["revoked_api_tokens"] == 1
 
