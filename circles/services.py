@@ -1,9 +1,10 @@
 """Every write about circles: joining, seats, agreements, RSVPs, attendance.
 
-Seat rules: a circle's seats are held by active members, by pending requests
-(waiting for a facilitator) and by live seat offers. Every change of who holds
-a seat locks the circle row first (SELECT ... FOR UPDATE on PostgreSQL), so
-concurrent requests for the last seat never exceed the capacity.
+Seat rules: who holds a seat is `MembershipQuerySet.holding_seats()` (active
+and paused members, pending requests, live seat offers) and nowhere else.
+Every change of who holds a seat locks the circle row first (SELECT ... FOR
+UPDATE on PostgreSQL), so concurrent requests for the last seat never exceed
+the capacity.
 """
 
 from __future__ import annotations
@@ -90,10 +91,8 @@ def has_accepted_current(user: User, circle: Circle) -> bool:
 
 
 def seats_held(circle: Circle) -> int:
-    return circle.memberships.filter(
-        Q(status__in=[Membership.Status.ACTIVE, Membership.Status.REQUESTED])
-        | Q(status=Membership.Status.WAITLISTED, offer_expires_at__gt=timezone.now())
-    ).count()
+    """How many of the circle's seats are held now (see `MembershipQuerySet.holding_seats`)."""
+    return circle.memberships.holding_seats().count()
 
 
 def _lock(circle: Circle) -> Circle:
@@ -199,7 +198,9 @@ def membership_approve(*, membership: Membership) -> Membership:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status != Membership.Status.REQUESTED:
         raise CircleError(NOT_PENDING)
-    if circle.memberships.active().count() >= circle.capacity:
+    # His request already holds a seat; this only refuses when the men in the
+    # circle fill it already (its capacity was lowered since he asked).
+    if circle.memberships.members().count() >= circle.capacity:
         raise CircleError(CIRCLE_FULL)
     now = timezone.now()
     membership.status = Membership.Status.ACTIVE
@@ -347,10 +348,13 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
 
 @transaction.atomic
 def offer_accept(*, membership: Membership) -> Membership:
-    _lock(membership.circle)
+    circle = _lock(membership.circle)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if not membership.has_offer:
         raise CircleError(NO_OFFER)
+    # As for an approval: his offer holds a seat, unless the circle shrank since.
+    if circle.memberships.members().count() >= circle.capacity:
+        raise CircleError(CIRCLE_FULL)
     now = timezone.now()
     membership.status = Membership.Status.ACTIVE
     membership.offer_expires_at = None
