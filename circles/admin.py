@@ -19,7 +19,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -426,12 +426,10 @@ class MembershipAdmin(CircleScopedAdmin):
     @admin.action(description="Offer a seat from the waitlist", permissions=["change"])
     def offer_seats(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         """Offer each free seat in the selected rows' circles to the next man waiting."""
-        circle_ids = sorted(set(queryset.values_list("circle_id", flat=True)))
-        for circle_id in circle_ids:
-            with transaction.atomic():
-                circle = Circle.objects.select_for_update().get(pk=circle_id)
-                offered = services.seat_offer_next(circle=circle)
-                names = ", ".join(m.user.get_full_name() for m in offered)
+        circle_ids = set(queryset.values_list("circle_id", flat=True))
+        for circle in Circle.objects.filter(pk__in=circle_ids).order_by("pk"):
+            offered = services.seat_offer_next(circle=circle)  # it locks the circle
+            names = ", ".join(m.user.get_full_name() for m in offered)
             if offered:
                 self.message_user(request, f"{circle}: seat offered to {names}.", messages.SUCCESS)
             else:

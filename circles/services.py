@@ -4,7 +4,7 @@ Seat rules: who holds a seat is `MembershipQuerySet.holding_seats()` (active
 and paused members, pending requests, live seat offers) and nowhere else.
 Every change of who holds a seat locks the circle row first (SELECT ... FOR
 UPDATE on PostgreSQL), so concurrent requests for the last seat never exceed
-the capacity.
+the capacity; `seat_offer_next` takes that lock itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -328,15 +327,22 @@ def membership_role_set(*, membership: Membership, role: str, by: User) -> Membe
     return membership
 
 
+@transaction.atomic
 def seat_offer_next(*, circle: Circle) -> list[Membership]:
-    """Offer each free seat to the next man on the waitlist (call with the circle locked)."""
+    """Offer each free seat to the next man on the waitlist; returns who was offered one.
+
+    Offers that ran out first go to the back of the waitlist (as `offers_expire`
+    does), so a lapsed offer passes on even before the cron has run. Locks the
+    circle itself: a caller that already holds the lock loses nothing, and one
+    that forgot cannot hand out the same seat twice.
+    """
+    circle = _lock(circle)
     now = timezone.now()
+    _offers_lapse(circle, now)
     offered = []
     free = circle.capacity - seats_held(circle)
     if free > 0:
-        waiting = circle.memberships.waitlist().filter(
-            Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
-        )
+        waiting = circle.memberships.waitlist().filter(offer_expires_at__isnull=True)
         for membership in waiting.select_related("user", "circle")[:free]:
             membership.offer_expires_at = now + timedelta(hours=OFFER_HOURS)
             membership.save(update_fields=["offer_expires_at"])
@@ -344,6 +350,14 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
             offered.append(membership)
     _sync_full_status(circle)
     return offered
+
+
+def _offers_lapse(circle: Circle, now: datetime) -> int:
+    """Move the circle's run-out offers to the back of its waitlist (circle locked)."""
+    stale = circle.memberships.filter(
+        status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
+    )
+    return stale.update(offer_expires_at=None, requested_at=now)
 
 
 @transaction.atomic
@@ -392,11 +406,8 @@ def offers_expire() -> int:
     for circle_id in list(circle_ids):
         with transaction.atomic():
             circle = Circle.objects.select_for_update().get(pk=circle_id)
-            stale = circle.memberships.filter(
-                status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
-            )
             # Back of the queue, so the next man gets his turn.
-            expired += stale.update(offer_expires_at=None, requested_at=now)
+            expired += _offers_lapse(circle, now)
             seat_offer_next(circle=circle)
     return expired
 
