@@ -4,7 +4,9 @@ Seat rules: who holds a seat is `MembershipQuerySet.holding_seats()` (active
 and paused members, pending requests, live seat offers) and nowhere else.
 Every change of who holds a seat locks the circle row first (SELECT ... FOR
 UPDATE on PostgreSQL), so concurrent requests for the last seat never exceed
-the capacity; `seat_offer_next` takes that lock itself.
+the capacity; `seat_offer_next` takes that lock itself. The waitlist comes
+first: while anyone waits on it, a newcomer joins its back and a free seat is
+offered to the first man waiting (`membership_request`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ ALREADY_ASKED = "You have already asked to join this circle."
 MUST_ACCEPT = "Please read and accept the circle's agreements."
 AGREEMENT_CHANGED = "The agreements changed while you were reading them. Please read them again."
 CIRCLE_FULL = "The circle is full: no seat is free for this request."
+ON_THE_WAITLIST = (
+    "You are on the waitlist: seats go to the men waiting in the order they asked, "
+    "and we will write to you when one is yours."
+)
 NOT_PENDING = "This request is no longer waiting for a decision."
 NO_OFFER = "There is no seat offer to answer, or it has expired."
 NOT_A_MEMBER = "Only active members of this circle can do that."
@@ -154,21 +160,25 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     if open_requests.count() >= MAX_OPEN_REQUESTS:
         raise CircleError(TOO_MANY_OPEN)
     agreement_accept(user=user, circle=circle, version=agreement_version)
-    status = (
-        Membership.Status.REQUESTED
-        if seats_held(circle) < circle.capacity
-        else Membership.Status.WAITLISTED
-    )
+    # Nobody jumps the queue: while anyone waits (with a live offer or not), a
+    # free seat is the first waiting man's and a newcomer waits behind him —
+    # behind a man whose offer ran out too (the cron may not have moved him yet).
+    _offers_lapse(circle, timezone.now())
+    if circle.memberships.waitlist().exists() or seats_held(circle) >= circle.capacity:
+        status = Membership.Status.WAITLISTED
+    else:
+        status = Membership.Status.REQUESTED
     membership = membership or Membership(circle=circle, user=user)
     membership.status = status
     membership.role = Membership.Role.MEMBER
     membership.requested_at = timezone.now()
     membership.decided_at = membership.left_at = membership.offer_expires_at = None
     membership.save()
-    _sync_full_status(circle)
     if status == Membership.Status.WAITLISTED:
         messages.waitlisted(membership)
+        seat_offer_next(circle=circle)  # a free seat goes to the first man waiting
     else:
+        _sync_full_status(circle)
         messages.join_requested(membership)
     return membership
 
