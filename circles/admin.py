@@ -178,6 +178,13 @@ class CircleAdmin(CircleScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Circle]:
         return super().get_queryset(request).with_seats_held()
 
+    def save_model(self, request: HttpRequest, obj: Circle, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"capacity", "status"} & set(form.changed_data):
+            # Seats added (or the circle opened): the waitlist has them first, and
+            # open/full follows the seats held again.
+            services.seat_offer_next(circle=obj)
+
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
         return self.prepopulated_fields if request.user.is_superuser else {}
 

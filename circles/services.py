@@ -344,9 +344,11 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
     Offers that ran out first go to the back of the waitlist (as `offers_expire`
     does), so a lapsed offer passes on even before the cron has run. Locks the
     circle itself: a caller that already holds the lock loses nothing, and one
-    that forgot cannot hand out the same seat twice.
+    that forgot cannot hand out the same seat twice. A closed circle offers none.
     """
     circle = _lock(circle)
+    if circle.status == Circle.Status.CLOSED:
+        return []
     now = timezone.now()
     _offers_lapse(circle, now)
     offered = []
