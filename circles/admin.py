@@ -19,8 +19,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db import models
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -37,7 +37,6 @@ from circles.models import (
     Meeting,
     Membership,
 )
-from circles.selectors import SEAT_HOLDING
 from circles.services import CircleError
 
 CHOOSE_ONE_CIRCLE = "Choose one of your circles to message."
@@ -164,7 +163,7 @@ class CircleAdmin(CircleScopedAdmin):
     list_display = ("name", "status", "schedule", "seats", "is_listed")
     list_filter = ("status", "is_listed")
     search_fields = ("name", "slug")
-    # Explicit: the seat count's GROUP BY drops Meta.ordering, and the autocomplete pages it.
+    # Explicit: the autocomplete pages it.
     ordering = ("name",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = [AgreementInline]
@@ -177,17 +176,14 @@ class CircleAdmin(CircleScopedAdmin):
         return obj.pk
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Circle]:
-        live_offer = Q(
-            memberships__status=Membership.Status.WAITLISTED,
-            memberships__offer_expires_at__gt=timezone.now(),
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                seats_taken=Count("memberships", filter=SEAT_HOLDING | live_offer, distinct=True)
-            )
-        )
+        return super().get_queryset(request).with_seats_held()
+
+    def save_model(self, request: HttpRequest, obj: Circle, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"capacity", "status"} & set(form.changed_data):
+            # Seats added (or the circle opened): the waitlist has them first, and
+            # open/full follows the seats held again.
+            services.seat_offer_next(circle=obj)
 
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
         return self.prepopulated_fields if request.user.is_superuser else {}
@@ -207,9 +203,9 @@ class CircleAdmin(CircleScopedAdmin):
     def schedule(self, circle: Circle) -> str:
         return circle.schedule_text()
 
-    @admin.display(description="Seats taken", ordering="seats_taken")
+    @admin.display(description="Seats taken", ordering="seats_held")
     def seats(self, circle: Circle) -> str:
-        return f"{circle.seats_taken}/{circle.capacity}"
+        return f"{circle.seats_held}/{circle.capacity}"
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -437,12 +433,10 @@ class MembershipAdmin(CircleScopedAdmin):
     @admin.action(description="Offer a seat from the waitlist", permissions=["change"])
     def offer_seats(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         """Offer each free seat in the selected rows' circles to the next man waiting."""
-        circle_ids = sorted(set(queryset.values_list("circle_id", flat=True)))
-        for circle_id in circle_ids:
-            with transaction.atomic():
-                circle = Circle.objects.select_for_update().get(pk=circle_id)
-                offered = services.seat_offer_next(circle=circle)
-                names = ", ".join(m.user.get_full_name() for m in offered)
+        circle_ids = set(queryset.values_list("circle_id", flat=True))
+        for circle in Circle.objects.filter(pk__in=circle_ids).order_by("pk"):
+            offered = services.seat_offer_next(circle=circle)  # it locks the circle
+            names = ", ".join(m.user.get_full_name() for m in offered)
             if offered:
                 self.message_user(request, f"{circle}: seat offered to {names}.", messages.SUCCESS)
             else:

@@ -136,7 +136,7 @@ class PublicCircleSerializer(serializers.ModelSerializer):
     """What anyone may know of a circle: the directory's information."""
 
     schedule = ScheduleSerializer(source="*", read_only=True)
-    seats_taken = serializers.IntegerField(read_only=True)
+    seats_taken = serializers.IntegerField(source="seats_held", read_only=True)
     facilitators = FacilitatorSerializer(
         source="facilitator_memberships", many=True, read_only=True
     )

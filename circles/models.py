@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,6 +29,24 @@ WEEKDAYS = [
     (5, "Saturday"),
     (6, "Sunday"),
 ]
+
+
+class CircleQuerySet(models.QuerySet):
+    def with_seats_held(self) -> CircleQuerySet:
+        """Each circle with `seats_held`: its `Membership.objects.holding_seats()` count.
+
+        A subquery, not a join and GROUP BY: one query for any number of
+        circles, and the rows can still be filtered and ordered by the count.
+        """
+        held = (
+            Membership.objects.holding_seats()
+            .filter(circle=OuterRef("pk"))
+            .order_by()
+            .values("circle")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(seats_held=Coalesce(Subquery(held), 0))
 
 
 class Circle(models.Model):
@@ -86,6 +105,8 @@ class Circle(models.Model):
     video_link = models.URLField(blank=True, help_text="Members only.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CircleQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -141,6 +162,37 @@ class MembershipQuerySet(models.QuerySet):
     def active(self) -> MembershipQuerySet:
         return self.filter(status=Membership.Status.ACTIVE)
 
+    def members(self) -> MembershipQuerySet:
+        """The men in their circles: active, or paused (away for a while, seat kept)."""
+        return self.filter(status__in=Membership.MEMBER_STATUSES)
+
+    def holding_seats(self) -> MembershipQuerySet:
+        """The memberships that hold a seat in their circle now. The one definition.
+
+        A seat is held by every membership that can be (or is) in the circle
+        without anyone finding a seat for it first:
+
+        - active members, whatever their role (facilitators sit in the circle too);
+        - paused members: still in the circle, and nothing checks for a free
+          seat when they come back, so their seat is kept;
+        - pending requests (REQUESTED): the facilitator may approve one at any
+          time, until `requests_expire` marks it EXPIRED (14 days; the cron
+          runs hourly) — it holds its seat by status, not by age, because
+          until then it can still be approved;
+        - live seat offers: a waitlisted man whose offer has not run out yet
+          (`offer_expires_at` in the future). An offer past its time holds
+          nothing, even before `offers_expire` has moved him back.
+
+        Not: waitlisted men without a live offer, and requests that were
+        declined, expired or left. Services (`circles.services.seats_held`),
+        pages and the API (`Circle.objects.with_seats_held()`) and the admin's
+        seat count all read this method; nothing else says who holds a seat.
+        """
+        return self.filter(
+            Q(status__in=[*Membership.MEMBER_STATUSES, Membership.Status.REQUESTED])
+            | Q(status=Membership.Status.WAITLISTED, offer_expires_at__gt=timezone.now())
+        )
+
     def facilitating(self) -> MembershipQuerySet:
         return self.active().filter(
             role__in=[Membership.Role.FACILITATOR, Membership.Role.CO_FACILITATOR]
@@ -165,6 +217,9 @@ class Membership(models.Model):
         DECLINED = "declined", "Declined"
         # A request nobody answered in time (circles.services.REQUEST_DAYS).
         EXPIRED = "expired", "Expired"
+
+    # In the circle: what `MembershipQuerySet.members()` and the seat count build on.
+    MEMBER_STATUSES = (Status.ACTIVE, Status.PAUSED)
 
     circle = models.ForeignKey(Circle, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(

@@ -19,8 +19,6 @@ from django.utils import timezone
 from accounts.models import User
 from circles.models import RSVP, CalendarFeed, Circle, Meeting, Membership
 
-SEAT_HOLDING = Q(memberships__status__in=[Membership.Status.ACTIVE, Membership.Status.REQUESTED])
-
 
 def public_name(user: User) -> str:
     """First name and last initial: all that non-members ever see of a man."""
@@ -28,16 +26,6 @@ def public_name(user: User) -> str:
     first = user.display_name or (parts[0] if parts else "Member")
     initial = f" {parts[-1][0].upper()}." if len(parts) > 1 else ""
     return f"{first}{initial}"
-
-
-def _with_seats(circles: QuerySet[Circle]) -> QuerySet[Circle]:
-    live_offer = Q(
-        memberships__status=Membership.Status.WAITLISTED,
-        memberships__offer_expires_at__gt=timezone.now(),
-    )
-    return circles.annotate(
-        seats_taken=Count("memberships", filter=SEAT_HOLDING | live_offer, distinct=True)
-    )
 
 
 def _facilitators() -> Prefetch:
@@ -51,7 +39,7 @@ def _facilitators() -> Prefetch:
 def directory(
     *, weekday: int | None = None, kind: str | None = None, open_seats: bool = False
 ) -> QuerySet[Circle]:
-    """Listed circles a man could ask to join, with seats taken and facilitators."""
+    """Listed circles a man could ask to join, with `seats_held` and facilitators."""
     circles = Circle.objects.filter(is_listed=True).exclude(status=Circle.Status.CLOSED)
     if weekday is not None:
         circles = circles.filter(weekday=weekday)
@@ -59,14 +47,16 @@ def directory(
         circles = circles.filter(location_kind__in=["online", "hybrid"])
     elif kind == "in_person":
         circles = circles.filter(location_kind__in=["in_person", "hybrid"])
-    circles = _with_seats(circles).prefetch_related(_facilitators()).order_by("name")
+    circles = circles.with_seats_held().prefetch_related(_facilitators()).order_by("name")
     if open_seats:
-        circles = circles.filter(seats_taken__lt=F("capacity"))
+        circles = circles.filter(seats_held__lt=F("capacity"))
     return circles
 
 
 def circle_detail(slug: str) -> Circle | None:
-    return _with_seats(Circle.objects.filter(slug=slug)).prefetch_related(_facilitators()).first()
+    return (
+        Circle.objects.filter(slug=slug).with_seats_held().prefetch_related(_facilitators()).first()
+    )
 
 
 def membership_of(user: User, circle: Circle) -> Membership | None:
@@ -113,7 +103,7 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
     is_member = membership is not None and membership.status == Membership.Status.ACTIVE
     context: dict[str, object] = {
         "facilitator_names": [public_name(m.user) for m in circle.facilitator_memberships],
-        "seats_free": max(circle.capacity - circle.seats_taken, 0),
+        "seats_free": max(circle.capacity - circle.seats_held, 0),
         "agreement": agreement,
         "is_member": is_member,
         "waitlist_position": waitlist_position(membership) if membership else None,

@@ -1,9 +1,12 @@
 """Every write about circles: joining, seats, agreements, RSVPs, attendance.
 
-Seat rules: a circle's seats are held by active members, by pending requests
-(waiting for a facilitator) and by live seat offers. Every change of who holds
-a seat locks the circle row first (SELECT ... FOR UPDATE on PostgreSQL), so
-concurrent requests for the last seat never exceed the capacity.
+Seat rules: who holds a seat is `MembershipQuerySet.holding_seats()` (active
+and paused members, pending requests, live seat offers) and nowhere else.
+Every change of who holds a seat locks the circle row first (SELECT ... FOR
+UPDATE on PostgreSQL), so concurrent requests for the last seat never exceed
+the capacity; `seat_offer_next` takes that lock itself. The waitlist comes
+first: while anyone waits on it, a newcomer joins its back and a free seat is
+offered to the first man waiting (`membership_request`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -45,6 +47,10 @@ ALREADY_ASKED = "You have already asked to join this circle."
 MUST_ACCEPT = "Please read and accept the circle's agreements."
 AGREEMENT_CHANGED = "The agreements changed while you were reading them. Please read them again."
 CIRCLE_FULL = "The circle is full: no seat is free for this request."
+ON_THE_WAITLIST = (
+    "You are on the waitlist: seats go to the men waiting in the order they asked, "
+    "and we will write to you when one is yours."
+)
 NOT_PENDING = "This request is no longer waiting for a decision."
 NO_OFFER = "There is no seat offer to answer, or it has expired."
 NOT_A_MEMBER = "Only active members of this circle can do that."
@@ -90,10 +96,8 @@ def has_accepted_current(user: User, circle: Circle) -> bool:
 
 
 def seats_held(circle: Circle) -> int:
-    return circle.memberships.filter(
-        Q(status__in=[Membership.Status.ACTIVE, Membership.Status.REQUESTED])
-        | Q(status=Membership.Status.WAITLISTED, offer_expires_at__gt=timezone.now())
-    ).count()
+    """How many of the circle's seats are held now (see `MembershipQuerySet.holding_seats`)."""
+    return circle.memberships.holding_seats().count()
 
 
 def _lock(circle: Circle) -> Circle:
@@ -156,21 +160,25 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     if open_requests.count() >= MAX_OPEN_REQUESTS:
         raise CircleError(TOO_MANY_OPEN)
     agreement_accept(user=user, circle=circle, version=agreement_version)
-    status = (
-        Membership.Status.REQUESTED
-        if seats_held(circle) < circle.capacity
-        else Membership.Status.WAITLISTED
-    )
+    # Nobody jumps the queue: while anyone waits (with a live offer or not), a
+    # free seat is the first waiting man's and a newcomer waits behind him —
+    # behind a man whose offer ran out too (the cron may not have moved him yet).
+    _offers_lapse(circle, timezone.now())
+    if circle.memberships.waitlist().exists() or seats_held(circle) >= circle.capacity:
+        status = Membership.Status.WAITLISTED
+    else:
+        status = Membership.Status.REQUESTED
     membership = membership or Membership(circle=circle, user=user)
     membership.status = status
     membership.role = Membership.Role.MEMBER
     membership.requested_at = timezone.now()
     membership.decided_at = membership.left_at = membership.offer_expires_at = None
     membership.save()
-    _sync_full_status(circle)
     if status == Membership.Status.WAITLISTED:
         messages.waitlisted(membership)
+        seat_offer_next(circle=circle)  # a free seat goes to the first man waiting
     else:
+        _sync_full_status(circle)
         messages.join_requested(membership)
     return membership
 
@@ -199,7 +207,9 @@ def membership_approve(*, membership: Membership) -> Membership:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status != Membership.Status.REQUESTED:
         raise CircleError(NOT_PENDING)
-    if circle.memberships.active().count() >= circle.capacity:
+    # His request already holds a seat; this only refuses when the men in the
+    # circle fill it already (its capacity was lowered since he asked).
+    if circle.memberships.members().count() >= circle.capacity:
         raise CircleError(CIRCLE_FULL)
     now = timezone.now()
     membership.status = Membership.Status.ACTIVE
@@ -327,15 +337,24 @@ def membership_role_set(*, membership: Membership, role: str, by: User) -> Membe
     return membership
 
 
+@transaction.atomic
 def seat_offer_next(*, circle: Circle) -> list[Membership]:
-    """Offer each free seat to the next man on the waitlist (call with the circle locked)."""
+    """Offer each free seat to the next man on the waitlist; returns who was offered one.
+
+    Offers that ran out first go to the back of the waitlist (as `offers_expire`
+    does), so a lapsed offer passes on even before the cron has run. Locks the
+    circle itself: a caller that already holds the lock loses nothing, and one
+    that forgot cannot hand out the same seat twice. A closed circle offers none.
+    """
+    circle = _lock(circle)
+    if circle.status == Circle.Status.CLOSED:
+        return []
     now = timezone.now()
+    _offers_lapse(circle, now)
     offered = []
     free = circle.capacity - seats_held(circle)
     if free > 0:
-        waiting = circle.memberships.waitlist().filter(
-            Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
-        )
+        waiting = circle.memberships.waitlist().filter(offer_expires_at__isnull=True)
         for membership in waiting.select_related("user", "circle")[:free]:
             membership.offer_expires_at = now + timedelta(hours=OFFER_HOURS)
             membership.save(update_fields=["offer_expires_at"])
@@ -345,12 +364,23 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
     return offered
 
 
+def _offers_lapse(circle: Circle, now: datetime) -> int:
+    """Move the circle's run-out offers to the back of its waitlist (circle locked)."""
+    stale = circle.memberships.filter(
+        status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
+    )
+    return stale.update(offer_expires_at=None, requested_at=now)
+
+
 @transaction.atomic
 def offer_accept(*, membership: Membership) -> Membership:
-    _lock(membership.circle)
+    circle = _lock(membership.circle)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if not membership.has_offer:
         raise CircleError(NO_OFFER)
+    # As for an approval: his offer holds a seat, unless the circle shrank since.
+    if circle.memberships.members().count() >= circle.capacity:
+        raise CircleError(CIRCLE_FULL)
     now = timezone.now()
     membership.status = Membership.Status.ACTIVE
     membership.offer_expires_at = None
@@ -388,11 +418,8 @@ def offers_expire() -> int:
     for circle_id in list(circle_ids):
         with transaction.atomic():
             circle = Circle.objects.select_for_update().get(pk=circle_id)
-            stale = circle.memberships.filter(
-                status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
-            )
             # Back of the queue, so the next man gets his turn.
-            expired += stale.update(offer_expires_at=None, requested_at=now)
+            expired += _offers_lapse(circle, now)
             seat_offer_next(circle=circle)
     return expired
 

@@ -92,7 +92,7 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, error.message)
         else:
             if membership.status == Membership.Status.WAITLISTED:
-                messages.info(request, "The circle is full: you are on its waitlist.")
+                messages.info(request, services.ON_THE_WAITLIST)
             else:
                 messages.success(request, "Your request is sent to the facilitator.")
             return redirect(circle)

@@ -189,6 +189,8 @@ def test_two_requests_for_the_last_seat_never_exceed_capacity() -> None:
         statuses = sorted(pool.map(request, men))
 
     assert statuses == ["requested", "waitlisted"]
+    assert not circle.memberships.get(status="waitlisted").has_offer
+    assert services.seats_held(circle) == circle.capacity
     pending = circle.memberships.get(status="requested")
     services.membership_approve(membership=pending)
     assert circle.memberships.active().count() == 3
