@@ -397,16 +397,21 @@ def credentials_purge(*, user_id: int) -> None:
 def user_delete(*, user: User) -> None:
     """Delete the member's account and everything personal in both databases.
 
-    Each app's vendor step runs first (accounts.personal_data): one that fails
-    raises ErasureError and nothing is deleted. Then, in one transaction, each
-    app erases its rows and the user row goes (the post_delete handler calls
-    credentials_purge).
+    Each app's check runs first, then each app's vendor step
+    (accounts.personal_data): one that refuses or fails raises ErasureError
+    and nothing is deleted. Then, in one transaction, with his row locked (so
+    he joins nothing meanwhile), each app erases its rows and the user row
+    goes (the post_delete handler calls credentials_purge).
     """
     steps = personal_data.erasers()
+    for step in steps:
+        if step.check is not None:
+            step.check(user)
     for step in steps:
         if step.release is not None:
             step.release(user)
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
         for step in steps:
             if step.erase is not None:
                 step.erase(user)
