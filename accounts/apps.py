@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import (
+            erasure,
             messages,
             receivers,  # noqa: F401  (connects the handlers)
             schema,  # noqa: F401  (registers the OpenAPI extension)
@@ -16,3 +17,4 @@ class AccountsConfig(AppConfig):
         from notifications import kinds
 
         kinds.register(messages.KINDS)
+        erasure.register()
