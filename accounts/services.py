@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -11,6 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -392,6 +393,51 @@ def credentials_purge(*, user_id: int) -> None:
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(User), object_id=str(user_id)
     ).update(object_repr=f"deleted account #{user_id}")
+
+
+def _sign_up_candidates(*, joined_before: datetime) -> QuerySet[User]:
+    # Made by the public sign-up (staff- and operator-made accounts are not),
+    # never verified, never signed in, not staff, old enough.
+    return User.objects.filter(
+        from_sign_up=True,
+        email_verified_at__isnull=True,
+        last_login__isnull=True,
+        is_staff=False,
+        is_superuser=False,
+        date_joined__lt=joined_before,
+    )
+
+
+def sign_ups_stale(*, joined_before: datetime) -> tuple[list[int], int]:
+    """Ids of the stale sign-ups to purge, and how many others are kept.
+
+    Stale: made by the public sign-up, never verified, never signed in, and
+    older than `joined_before`. Kept among those: any that an app holds
+    something for (a membership, a payment, a Stripe customer, a scholarship:
+    accounts.personal_data `holds`).
+    """
+    ids = list(
+        _sign_up_candidates(joined_before=joined_before).order_by("pk").values_list("pk", flat=True)
+    )
+    held: set[int] = set()
+    for start in range(0, len(ids), 500):
+        held |= personal_data.holding(ids[start : start + 500])
+    return [pk for pk in ids if pk not in held], len(held)
+
+
+def sign_up_purge(*, user_id: int, joined_before: datetime) -> bool:
+    """Delete a stale sign-up if it still is one (checked again with its row locked).
+
+    One that holds nothing has no Stripe customer, so no vendor is called
+    inside this transaction. True if it was deleted.
+    """
+    with transaction.atomic():
+        candidates = _sign_up_candidates(joined_before=joined_before)
+        user = candidates.select_for_update().filter(pk=user_id).first()
+        if user is None or personal_data.holding([user.pk]):
+            return False
+        user_delete(user=user)
+    return True
 
 
 def user_delete(*, user: User) -> None:
