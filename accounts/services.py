@@ -29,7 +29,7 @@ from accounts.models import (
     User,
 )
 from accounts.signals import email_first_proven
-from accounts.tokens import password_reset_token
+from accounts.tokens import INVITATION_DAYS, invitation_token, password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
 
@@ -122,6 +122,27 @@ def password_reset_url(user: User) -> str:
 def password_reset_send(*, user: User) -> None:
     """Email the member a link to choose a new password (each request is its own message)."""
     notify(user=user, kind="password_reset", subject_key=f"reset:{uuid4().hex}")
+
+
+def invitation_url(user: User) -> str:
+    """A fresh link to set a first password: minted when the email is delivered, never stored."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = invitation_token.make_token(user)
+    return settings.SITE_URL + reverse("accounts:invitation", args=[uid, token])
+
+
+def invitation_send(*, user: User) -> None:
+    """Email a man whose account staff made a link to set his password.
+
+    Setting it proves his mailbox, so it also verifies his address
+    (password_reset_complete). Each invitation is its own message.
+    """
+    notify(
+        user=user,
+        kind="account_invitation",
+        subject_key=f"invitation:{uuid4().hex}",
+        context={"days": INVITATION_DAYS},
+    )
 
 
 def password_reset_request(*, email: str) -> int:
