@@ -10,6 +10,8 @@ register with accounts.personal_data: its part is registered here.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.admin.models import LogEntry
 from django.db.models import Q
 from django_tasks import TaskResultStatus
@@ -41,9 +43,10 @@ def erase(user: User) -> None:
     """Forget him where he is named in rows that are not his own."""
     # The admin log names objects by their str(): a membership or an RSVP is
     # "<his address> in <circle>" (his user row's entries: credentials_purge).
-    named = Q(object_repr__icontains=user.email)
-    if len(user.full_name.split()) > 1:
-        named |= Q(object_repr__icontains=user.full_name)
+    # Whole words only: bob@example.com is not in "jimbob@example.com in Elm".
+    named = Q(pk__in=[])
+    for name in names_of(user):
+        named |= Q(object_repr__iregex=rf"(^|[^\w.+-]){re.escape(name)}($|[^\w.-])")
     LogEntry.objects.filter(named).update(object_repr=DELETED.format(pk=user.pk))
     _task_records_forget(user)
     messages_erasure.bodies_forget(naming=names_of(user))

@@ -478,7 +478,8 @@ def user_delete(*, user: User) -> None:
         if step.release is not None:
             step.release(user)
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if not User.objects.select_for_update().filter(pk=user.pk).exists():
+            return  # deleted a moment ago (a second click)
         for step in steps:
             if step.erase is not None:
                 step.erase(user)

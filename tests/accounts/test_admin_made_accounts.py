@@ -233,3 +233,6 @@ def test_deleting_in_the_admin_runs_every_app_and_may_be_refused(
     Customer.objects.filter(subscriber=member).delete()
     admin.post(f"/admin/accounts/user/{member.pk}/delete/", {"post": "yes"})
     assert not User.objects.filter(pk=member.pk).exists()
+    # The admin logs the deletion under his address; that entry is renamed too.
+    assert LogEntry.objects.filter(object_id=str(member.pk), action_flag=3).exists()
+    assert find_in_database("default", [member.email, member.full_name]) == []

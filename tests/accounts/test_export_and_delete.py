@@ -202,7 +202,8 @@ def test_deletion_renames_admin_log_entries_that_name_him(
     from circles.models import Circle, Membership
 
     circle = Circle.objects.create(name="Elm", slug="elm", weekday=1, start_time="19:00")
-    for user in (member, outsider):
+    look_alike = make_user("jimbob@example.com")  # holds "bob@example.com"
+    for user in (member, outsider, look_alike):
         membership = Membership.objects.create(circle=circle, user=user)
         LogEntry.objects.log_actions(superuser.pk, [membership], CHANGE, change_message="[]")
     pk = member.pk
@@ -210,7 +211,11 @@ def test_deletion_renames_admin_log_entries_that_name_him(
     services.user_delete(user=member)
 
     reprs = set(LogEntry.objects.values_list("object_repr", flat=True))
-    assert reprs == {f"deleted account #{pk}", f"{outsider.email} in Elm"}
+    assert reprs == {
+        f"deleted account #{pk}",
+        f"{outsider.email} in Elm",
+        "jimbob@example.com in Elm",
+    }
 
 
 @pytest.mark.parametrize("verified", [True, False])
