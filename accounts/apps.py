@@ -9,15 +9,16 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import (
+            erasure,
+            exports,
             messages,
+            personal_data,
             receivers,  # noqa: F401  (connects the handlers)
             schema,  # noqa: F401  (registers the OpenAPI extension)
         )
         from notifications import kinds
 
         kinds.register(messages.KINDS)
-
-        from accounts import exports, personal_data
-
         for name, section in exports.SECTIONS.items():
             personal_data.exporter(name, section)
+        erasure.register()

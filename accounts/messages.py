@@ -1,15 +1,15 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-Verification and reset emails carry a link that proves the mailbox, and the
-phone code text carries the code that proves the number: each is minted when
-the message is delivered and never stored (see notifications.kinds). The
-others (two-factor notices included) carry no secret.
+Verification, reset and invitation emails carry a link that proves the
+mailbox, and the phone code text carries the code that proves the number:
+each is minted when the message is delivered and never stored (see
+notifications.kinds). The others (two-factor notices included) carry no secret.
 """
 
 from __future__ import annotations
 
 from accounts.phones import code_for_message
-from accounts.services import password_reset_url, verification_url
+from accounts.services import invitation_url, password_reset_url, verification_url
 from notifications.kinds import SMS, MessageKind
 
 KINDS = [
@@ -24,6 +24,12 @@ KINDS = [
         preference=None,
         minted={"url": lambda row: password_reset_url(row.user)},
         description="The link to choose a new password",
+    ),
+    MessageKind(
+        name="account_invitation",
+        preference=None,
+        minted={"url": lambda row: invitation_url(row.user)},
+        description="Staff made him an account: the link to set his password (and verify)",
     ),
     MessageKind(
         name="sign_in_paused",

@@ -4,12 +4,17 @@ accounts knows no app above it, so each app registers its own part from its
 AppConfig.ready():
 
 - an *exporter*: a named section of "Download my data" (JSON-ready values);
-- an *eraser*: what the app does when a member deletes his account. `release`
-  talks to a vendor first (cancel his Stripe subscription), outside any
-  database transaction; it must be safe to run again, and raises ErasureError
-  to stop the deletion before anything is deleted. `erase` then deletes or
-  anonymises the app's rows about him, inside the deletion's transaction,
-  before the user row goes.
+- an *eraser*: what the app does when a member deletes his account. `check`
+  refuses a deletion the app cannot allow now (the last lead facilitator of a
+  circle) by raising ErasureError; every app's check runs before anything
+  else. `release` then talks to a vendor (cancel his Stripe subscription),
+  outside any database transaction; it must be safe to run again, and raises
+  ErasureError to stop the deletion before anything is deleted. `erase` then
+  deletes or anonymises the app's rows about him, inside the deletion's
+  transaction, before the user row goes. `holds` answers, for many accounts at
+  once, which of them the app keeps something for that must not vanish
+  unasked (a membership, a payment): `purge_expired_credentials` deletes only
+  stale sign-ups no app holds.
 
 `accounts.services.user_export` and `user_delete` run them in registration
 order (apps' ready() order, then the order each app registers in).
@@ -17,12 +22,13 @@ order (apps' ready() order, then the order each app registers in).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 Exporter = Callable[[Any], Any]  # (user) -> a JSON-ready value
 Step = Callable[[Any], None]  # (user) -> None
+Holds = Callable[[Collection[int]], set[int]]  # (user ids) -> those the app holds something for
 
 
 class ErasureError(Exception):
@@ -36,8 +42,10 @@ class ErasureError(Exception):
 @dataclass(frozen=True)
 class Eraser:
     name: str
+    check: Step | None = None
     release: Step | None = None
     erase: Step | None = None
+    holds: Holds | None = None
 
 
 _exporters: dict[str, Exporter] = {}
@@ -51,9 +59,16 @@ def exporter(name: str, export: Exporter) -> None:
     _exporters[name] = export
 
 
-def eraser(name: str, *, release: Step | None = None, erase: Step | None = None) -> None:
+def eraser(
+    name: str,
+    *,
+    check: Step | None = None,
+    release: Step | None = None,
+    erase: Step | None = None,
+    holds: Holds | None = None,
+) -> None:
     """Register what deleting an account does to `name`'s rows (one per name)."""
-    entry = Eraser(name, release, erase)
+    entry = Eraser(name, check=check, release=release, erase=erase, holds=holds)
     if _erasers.get(name, entry) != entry:
         raise ValueError(f"eraser {name!r} is registered twice")
     _erasers[name] = entry
@@ -65,3 +80,13 @@ def exporters() -> dict[str, Exporter]:
 
 def erasers() -> list[Eraser]:
     return list(_erasers.values())
+
+
+def holding(user_ids: Collection[int]) -> set[int]:
+    """Of these accounts, those some app keeps something for (see `holds`)."""
+    ids = set(user_ids)
+    held: set[int] = set()
+    for entry in _erasers.values():
+        if entry.holds is not None and ids:
+            held |= entry.holds(ids)
+    return held & ids

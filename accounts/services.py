@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -11,6 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -28,7 +29,7 @@ from accounts.models import (
     User,
 )
 from accounts.signals import email_first_proven
-from accounts.tokens import password_reset_token
+from accounts.tokens import INVITATION_DAYS, invitation_token, password_reset_token
 from mensc.routers import CREDS_DB
 from notifications.services import notify
 
@@ -121,6 +122,27 @@ def password_reset_url(user: User) -> str:
 def password_reset_send(*, user: User) -> None:
     """Email the member a link to choose a new password (each request is its own message)."""
     notify(user=user, kind="password_reset", subject_key=f"reset:{uuid4().hex}")
+
+
+def invitation_url(user: User) -> str:
+    """A fresh link to set a first password: minted when the email is delivered, never stored."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = invitation_token.make_token(user)
+    return settings.SITE_URL + reverse("accounts:invitation", args=[uid, token])
+
+
+def invitation_send(*, user: User) -> None:
+    """Email a man whose account staff made a link to set his password.
+
+    Setting it proves his mailbox, so it also verifies his address
+    (password_reset_complete). Each invitation is its own message.
+    """
+    notify(
+        user=user,
+        kind="account_invitation",
+        subject_key=f"invitation:{uuid4().hex}",
+        context={"days": INVITATION_DAYS},
+    )
 
 
 def password_reset_request(*, email: str) -> int:
@@ -337,19 +359,70 @@ def credentials_purge(*, user_id: int) -> None:
     ).update(object_repr=f"deleted account #{user_id}")
 
 
+def _sign_up_candidates(*, joined_before: datetime) -> QuerySet[User]:
+    # Made by the public sign-up (staff- and operator-made accounts are not),
+    # never verified, never signed in, not staff, old enough.
+    return User.objects.filter(
+        from_sign_up=True,
+        email_verified_at__isnull=True,
+        last_login__isnull=True,
+        is_staff=False,
+        is_superuser=False,
+        date_joined__lt=joined_before,
+    )
+
+
+def sign_ups_stale(*, joined_before: datetime) -> tuple[list[int], int]:
+    """Ids of the stale sign-ups to purge, and how many others are kept.
+
+    Stale: made by the public sign-up, never verified, never signed in, and
+    older than `joined_before`. Kept among those: any that an app holds
+    something for (a membership, a payment, a Stripe customer, a scholarship:
+    accounts.personal_data `holds`).
+    """
+    ids = list(
+        _sign_up_candidates(joined_before=joined_before).order_by("pk").values_list("pk", flat=True)
+    )
+    held: set[int] = set()
+    for start in range(0, len(ids), 500):
+        held |= personal_data.holding(ids[start : start + 500])
+    return [pk for pk in ids if pk not in held], len(held)
+
+
+def sign_up_purge(*, user_id: int, joined_before: datetime) -> bool:
+    """Delete a stale sign-up if it still is one (checked again with its row locked).
+
+    One that holds nothing has no Stripe customer, so no vendor is called
+    inside this transaction. True if it was deleted.
+    """
+    with transaction.atomic():
+        candidates = _sign_up_candidates(joined_before=joined_before)
+        user = candidates.select_for_update().filter(pk=user_id).first()
+        if user is None or personal_data.holding([user.pk]):
+            return False
+        user_delete(user=user)
+    return True
+
+
 def user_delete(*, user: User) -> None:
     """Delete the member's account and everything personal in both databases.
 
-    Each app's vendor step runs first (accounts.personal_data): one that fails
-    raises ErasureError and nothing is deleted. Then, in one transaction, each
-    app erases its rows and the user row goes (the post_delete handler calls
-    credentials_purge).
+    Each app's check runs first, then each app's vendor step
+    (accounts.personal_data): one that refuses or fails raises ErasureError
+    and nothing is deleted. Then, in one transaction, with his row locked (so
+    he joins nothing meanwhile), each app erases its rows and the user row
+    goes (the post_delete handler calls credentials_purge).
     """
     steps = personal_data.erasers()
+    for step in steps:
+        if step.check is not None:
+            step.check(user)
     for step in steps:
         if step.release is not None:
             step.release(user)
     with transaction.atomic():
+        if not User.objects.select_for_update().filter(pk=user.pk).exists():
+            return  # deleted a moment ago (a second click)
         for step in steps:
             if step.erase is not None:
                 step.erase(user)

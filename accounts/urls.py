@@ -5,7 +5,7 @@ from django.urls import path, reverse_lazy
 
 from accounts import two_factor_views, views
 from accounts.forms import SetPasswordForm
-from accounts.tokens import password_reset_token
+from accounts.tokens import INVITATION_DAYS, invitation_token, password_reset_token
 
 app_name = "accounts"
 
@@ -77,6 +77,18 @@ urlpatterns = [
             post_reset_login=False,
         ),
         name="password_reset_confirm",
+    ),
+    path(
+        "invitation/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            form_class=SetPasswordForm,
+            token_generator=invitation_token,
+            template_name="accounts/invitation.html",
+            extra_context={"days": INVITATION_DAYS},
+            success_url=reverse_lazy("accounts:password_reset_complete"),
+            post_reset_login=False,
+        ),
+        name="invitation",
     ),
     path(
         "password/reset/complete/",

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import google, phones, services, throttle
+from accounts import google, personal_data, phones, services, throttle
 from accounts.forms import (
     DeleteAccountForm,
     PasswordChangeForm,
@@ -195,7 +195,12 @@ def export(request: HttpRequest) -> HttpResponse:
 def delete_account(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
-        services.user_delete(user=request.user)
+        try:
+            services.user_delete(user=request.user)
+        except personal_data.ErasureError as error:
+            # Nothing was deleted (a vendor is down, or a circle needs him first).
+            form.add_error(None, error.message)
+            return render(request, "accounts/delete.html", {"form": form})
         logout(request)
         messages.success(request, "Your account and your personal data are deleted. Farewell.")
         return redirect("home")

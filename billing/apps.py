@@ -8,10 +8,11 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from billing import messages, receivers, stripe_gateway  # noqa: F401  (handlers)
+        from billing import erasure, messages, receivers, stripe_gateway  # noqa: F401  (handlers)
         from notifications import kinds
 
         kinds.register(messages.KINDS)
+        erasure.register()
 
         from accounts import personal_data
         from billing import exports

@@ -82,7 +82,11 @@ class Scholarship(models.Model):
 
 
 class OfflinePayment(models.Model):
-    """Dues paid outside Stripe (cash, cheque), recorded by a treasurer."""
+    """Dues paid outside Stripe (cash, cheque), recorded by a treasurer.
+
+    A record for the books: when the member deletes his account it stays,
+    without him (`user` empty, the note emptied: billing.erasure).
+    """
 
     class Method(models.TextChoices):
         CASH = "cash", "Cash"
@@ -91,7 +95,10 @@ class OfflinePayment(models.Model):
         OTHER = "other", "Other"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="offline_payments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="offline_payments",
     )
     amount_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, default="usd")
@@ -118,4 +125,5 @@ class OfflinePayment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_method_display()} payment by user {self.user_id}"
+        by = f"user {self.user_id}" if self.user_id else "a deleted account"
+        return f"{self.get_method_display()} payment by {by}"

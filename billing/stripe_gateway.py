@@ -112,6 +112,44 @@ def portal_url(*, user: User, return_url: str) -> str:
     return session.url
 
 
+ENDED = ("canceled", "incomplete_expired")
+
+
+def customer_close(customer_id: str) -> None:
+    """Cancel every subscription of a Stripe customer, then delete the customer.
+
+    For a member deleting his account. Safe to run again: a subscription
+    already ended, or a customer already deleted, is done. Raises
+    TransportError when Stripe cannot be reached or refuses.
+    """
+    options = {
+        "api_key": settings.STRIPE_SECRET_KEY,
+        "stripe_version": djstripe_settings.STRIPE_API_VERSION,
+    }
+    try:
+        subscriptions = stripe.Subscription.list(
+            customer=customer_id, status="all", limit=100, **options
+        )
+        for subscription in subscriptions.auto_paging_iter():
+            if subscription["status"] not in ENDED:
+                _unless_gone(stripe.Subscription.cancel, subscription["id"], **options)
+        _unless_gone(stripe.Customer.delete, customer_id, **options)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise _vendor_error(error) from error
+        # The customer itself is gone (deleted before): nothing left to cancel.
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+
+
+def _unless_gone(call: Any, object_id: str, **options: Any) -> None:
+    try:
+        call(object_id, **options)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise
+
+
 def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
     """The event in a webhook request, if Stripe signed it recently with our secret."""
     if not settings.STRIPE_WEBHOOK_SECRET:

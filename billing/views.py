@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import selectors, services, stripe_gateway
+from billing import erasure, selectors, services, stripe_gateway
 from billing.forms import ScholarshipForm
 from billing.models import DuesTier
 from notifications.transport import TransportError
@@ -115,4 +115,6 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         # (dj-stripe rolls back), and a 503 makes Stripe send the event again.
         logger.warning("event %s not processed: Stripe unreachable", data.get("id"))
         return JsonResponse({"error": "Try again later."}, status=503)
+    # Stripe's news about a member who deleted his account keeps nothing of him.
+    erasure.stripe_event_received(data)
     return JsonResponse({"received": True})

@@ -8,10 +8,11 @@ class CirclesConfig(AppConfig):
     verbose_name = "Circles"
 
     def ready(self) -> None:
-        from circles import messages, receivers, sms_replies  # noqa: F401  (handlers)
+        from circles import erasure, messages, receivers, sms_replies  # noqa: F401  (handlers)
         from notifications import inbound, kinds
 
         kinds.register(messages.KINDS)
+        erasure.register()
         inbound.register(
             words=sms_replies.YES_WORDS | sms_replies.NO_WORDS,
             handler=sms_replies.answer,

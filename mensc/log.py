@@ -53,6 +53,7 @@ SECRET_PATHS = [
         re.compile(r"(/accounts/password/reset/)(?!sent/|complete/)[^/\s?#\"']+/[^/\s?#\"']+"),
         rf"\g<1>{REDACTED}",
     ),
+    (re.compile(r"(/accounts/invitation/)[^/\s?#\"']+/[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(/calendar/)[^/\s?#\"']+(\.ics)"), rf"\g<1>{REDACTED}\g<2>"),
 ]
 

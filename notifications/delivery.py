@@ -125,6 +125,8 @@ def _sms_number(row: Notification) -> str:
 
 def _send(row: Notification, opted_out: set[str]) -> str:
     user = row.user
+    if not row.body:  # emptied before it went (it named a man who deleted his account)
+        raise Skip
     if row.channel == Notification.Channel.SMS:
         # The number may have changed, lost its proof or said STOP since the
         # row was queued: checked before anything is minted.

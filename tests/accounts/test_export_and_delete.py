@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
+from accounts import services
 from accounts.forms import WRONG_CONFIRMATION, WRONG_PASSWORD
 from accounts.models import Credential, GoogleIdentity, RevokedToken, Session, User
 from tests.conftest import PASSWORD, make_user, signed_in
@@ -170,3 +171,65 @@ def test_an_export_section_or_an_eraser_is_registered_once() -> None:
     finally:
         personal_data._exporters.pop("test-section")
         personal_data._erasers.pop("test-eraser")
+
+
+def test_deletion_drops_the_task_records_that_hold_his_address(
+    member: User, outsider: User, settings
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.tasks import password_reset_request
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    # The reset page hands the typed address, in any spelling, to a task.
+    mine = [password_reset_request.enqueue(a) for a in ("bob@example.com", "BOB@Example.COM")]
+    running = password_reset_request.enqueue("bob@example.com")
+    theirs = password_reset_request.enqueue(outsider.email)
+    DBTaskResult.objects.filter(id=mine[0].id).update(status="SUCCESSFUL")
+    DBTaskResult.objects.filter(id=running.id).update(status="RUNNING")
+
+    services.user_delete(user=member)
+
+    left = {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)}
+    assert left == {running.id, theirs.id}
+
+
+def test_deletion_renames_admin_log_entries_that_name_him(
+    member: User, outsider: User, superuser: User
+) -> None:
+    from django.contrib.admin.models import CHANGE
+
+    from circles.models import Circle, Membership
+
+    circle = Circle.objects.create(name="Elm", slug="elm", weekday=1, start_time="19:00")
+    look_alike = make_user("jimbob@example.com")  # holds "bob@example.com"
+    for user in (member, outsider, look_alike):
+        membership = Membership.objects.create(circle=circle, user=user)
+        LogEntry.objects.log_actions(superuser.pk, [membership], CHANGE, change_message="[]")
+    pk = member.pk
+
+    services.user_delete(user=member)
+
+    reprs = set(LogEntry.objects.values_list("object_repr", flat=True))
+    assert reprs == {
+        f"deleted account #{pk}",
+        f"{outsider.email} in Elm",
+        "jimbob@example.com in Elm",
+    }
+
+
+@pytest.mark.parametrize("verified", [True, False])
+def test_deletion_forgets_the_stop_of_a_number_he_proved(member: User, verified: bool) -> None:
+    from notifications.models import SmsOptOut
+
+    member.phone = PHONE
+    member.save()
+    if verified:
+        member.phone_verified_at = member.date_joined
+        member.save(update_fields=["phone_verified_at"])
+    SmsOptOut.objects.create(phone=PHONE)
+
+    services.user_delete(user=member)
+
+    # A number he only typed may be someone else's, whose STOP stays.
+    assert SmsOptOut.objects.filter(phone=PHONE).exists() is not verified

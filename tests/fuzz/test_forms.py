@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from accounts import services as account_services
 from accounts.models import User
-from accounts.tokens import password_reset_token
+from accounts.tokens import invitation_token, password_reset_token
 from billing.models import DuesTier, OfflinePayment, Scholarship
 from circles import services
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
@@ -147,6 +147,11 @@ FORMS = [
     Form(
         "/accounts/password/reset/{reset_uid}/set-password/",
         "resetting",
+        {"new_password1": PASSWORDS, "new_password2": PASSWORDS},
+    ),
+    Form(
+        "/accounts/invitation/{invite_uid}/set-password/",
+        "invited",
         {"new_password1": PASSWORDS, "new_password2": PASSWORDS},
     ),
     Form(
@@ -291,6 +296,16 @@ FORMS = [
             "password2": PASSWORDS,
         },
     ),
+    Form(
+        "/admin/accounts/user/",
+        "superuser",
+        {
+            **ACTION,
+            "action": one_of_or_text("mark_verified", "invite"),
+            "_selected_action": some(ref("newcomer")),
+            "apply": BOOL,
+        },
+    ),
 ]
 
 
@@ -302,11 +317,14 @@ class World:
     users: dict[str, User]
     refs: dict[str, Any]
     reset_link: str
+    invite_link: str
 
     def client(self, persona: str) -> Client:
         client = Client(raise_request_exception=False)
-        if persona == "resetting":
-            response = client.get(self.reset_link)  # the link puts the token in the session
+        if persona in ("resetting", "invited"):
+            # The link puts the token in the session.
+            link = self.reset_link if persona == "resetting" else self.invite_link
+            response = client.get(link)
             assert response.status_code == 302, response
         elif persona != "anonymous":
             force_signed_in(self.users[persona], client)
@@ -358,6 +376,7 @@ def world() -> World:
     superuser = User.objects.create_superuser("alice@example.com", PASSWORD, full_name="Alice")
     newcomer = make_user("nick@example.com", from_sign_up=True)
     uid = urlsafe_base64_encode(force_bytes(member.pk))
+    invite_uid = urlsafe_base64_encode(force_bytes(newcomer.pk))
     return World(
         users={
             "member": member,
@@ -381,8 +400,11 @@ def world() -> World:
             "tier": tier.pk,
             "reset_uid": uid,
             "verify_token": account_services.verification_token(newcomer),
+            "newcomer": newcomer.pk,
+            "invite_uid": invite_uid,
         },
         reset_link=f"/accounts/password/reset/{uid}/{password_reset_token.make_token(member)}/",
+        invite_link=f"/accounts/invitation/{invite_uid}/{invitation_token.make_token(newcomer)}/",
     )
 
 

@@ -1,4 +1,4 @@
-"""Delete credentials nobody can use any more (run daily from cron)."""
+"""Delete credentials nobody can use any more, and sign-ups nobody took up (daily, cron)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from accounts.models import PhoneChallenge, RevokedToken, Session, User
+from accounts import services
+from accounts.models import PhoneChallenge, RevokedToken, Session
 
 
 class Command(BaseCommand):
     help = (
-        "Delete expired revoked-token rows, sessions and phone codes, and sign-ups never "
-        "verified within UNVERIFIED_ACCOUNT_DAYS (default 14)."
+        "Delete expired revoked-token rows, sessions and phone codes, and public sign-ups "
+        "never verified nor signed in within UNVERIFIED_ACCOUNT_DAYS (default 14) that hold "
+        "nothing (no membership, payment, Stripe customer or scholarship)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -31,18 +33,15 @@ class Command(BaseCommand):
         tokens, _ = RevokedToken.objects.filter(expires_at__lt=now).delete()
         sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
         codes, _ = PhoneChallenge.objects.filter(expires_at__lt=now).delete()
-        stale = User.objects.filter(
-            email_verified_at__isnull=True,
-            is_staff=False,
-            date_joined__lt=now - timedelta(days=options["unverified_days"]),
+        joined_before = now - timedelta(days=options["unverified_days"])
+        stale, kept = services.sign_ups_stale(joined_before=joined_before)
+        # One by one, each through the account deletion (both databases, every app).
+        accounts = sum(
+            services.sign_up_purge(user_id=pk, joined_before=joined_before) for pk in stale
         )
-        accounts = 0
-        # One by one, so each account's credentials in `creds` go with it.
-        for user in stale.iterator():
-            user.delete()
-            accounts += 1
         self.stdout.write(
             f"Purged {tokens} expired revoked tokens, {sessions} expired sessions, "
             f"{accounts} unverified sign-ups."
         )
         self.stdout.write(f"Purged {codes} expired phone codes.")
+        self.stdout.write(f"Kept {kept} unverified sign-ups that hold something.")
