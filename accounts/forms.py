@@ -42,6 +42,16 @@ class AdminUserCreationForm(auth_forms.SetUnusablePasswordMixin, auth_forms.Base
         self.fields["password2"].required = False
 
 
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    """The admin's "set a new password": writes the password only (services.password_set)."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data["set_usable_password"]
+        password = self.cleaned_data["password1"] if usable else None
+        services.password_set(user=self.user, password=password)
+        return self.user
+
+
 class AdminUserChangeForm(forms.ModelForm):
     """Admin "change user": no password field; the admin links to its own page."""
 
@@ -115,6 +125,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
     def clean_old_password(self) -> str:
         with throttle.old_password_check(self.user, self.request, refusal=_refusal):
             return super().clean_old_password()
+
+    def save(self, commit: bool = True) -> User:
+        # Django's saves the whole row it read; ours writes the password only.
+        services.password_set(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

@@ -218,9 +218,57 @@ def email_prove(*, user: User) -> bool:
 
 def password_reset_complete(*, user: User, password: str) -> None:
     """Set the password chosen through a reset link; the link proved the mailbox."""
-    user.set_password(password)
-    user.save()
+    password_set(user=user, password=password)
     email_prove(user=user)
+
+
+# --- Settings and passwords ---------------------------------------------------------------
+
+# What the member edits on his settings page: nothing else of his row.
+SETTINGS_FIELDS = (
+    "full_name",
+    "display_name",
+    "phone",
+    "time_zone",
+    "email_reminders",
+    "sms_reminders",
+    "email_updates",
+    "sms_updates",
+    "email_broadcasts",
+    "sms_broadcasts",
+)
+
+
+@transaction.atomic
+def user_settings_update(*, user: User, **changes: Any) -> User:
+    """Save the member's own settings: the columns named, and only those.
+
+    Other processes write the same row meanwhile (a password change moves the
+    credential stamp, a phone proof sets phone_verified_at): a settings form
+    read before them must not write their columns back as it read them. A
+    changed number drops its proof (User.save adds phone_verified_at).
+    """
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"not a setting: {sorted(unknown)}")
+    if not changes:
+        return user
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(changes))
+    return user
+
+
+def password_set(*, user: User, password: str | None) -> None:
+    """Give the member a new password (None: none that works), and nothing else.
+
+    The stamp moves (User.save), which signs out every session and voids
+    reset links and API tokens; the caller keeps the current session with
+    update_session_auth_hash. Only the stamp is written to his row, so a
+    password change never writes back what it read of the rest of it.
+    """
+    user.set_password(password)
+    user.save(update_fields=["credentials_changed_at"])
 
 
 # --- Sessions and tokens ----------------------------------------------------------------

@@ -133,7 +133,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     challenge = phones.pending_challenge(user=request.user)
     form = SettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        # Only what the form changed: never the whole row it read (see the service).
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.user_settings_update(user=request.user, **changes)
         messages.success(request, "Your settings are saved.")
         return redirect("accounts:settings")
     context = {
