@@ -244,6 +244,47 @@ class SettingsForm(forms.ModelForm):
         return cleaned
 
 
+class EmailChangeForm(forms.Form):
+    """A new address, and the password that proves the one asking is the account's owner."""
+
+    new_email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.request = request
+
+    def clean_new_email(self) -> str:
+        new_email = User.objects.normalize_email(self.cleaned_data["new_email"])
+        if new_email == self.user.email:
+            raise forms.ValidationError(services.EMAIL_CHANGE_SAME)
+        return new_email
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        with throttle.old_password_check(self.user, self.request, refusal=_refusal):
+            if not self.user.check_password(password):
+                raise forms.ValidationError(WRONG_PASSWORD)
+        return password
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            # Counted once the password is right: each request sends an email somewhere.
+            decision = throttle.email_change_request(self.user, cleaned["new_email"], self.request)
+            if not decision.allowed:
+                raise _refusal(decision)
+        return cleaned
+
+
 class PhoneCodeForm(forms.Form):
     code = forms.CharField(
         label="Code",

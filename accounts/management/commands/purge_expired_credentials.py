@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from accounts.models import PhoneChallenge, RevokedToken, Session, User
+from accounts.models import EmailChange, PhoneChallenge, RevokedToken, Session, User
+from accounts.services import EMAIL_CHANGE_MAX_AGE
 
 
 class Command(BaseCommand):
@@ -46,3 +47,8 @@ class Command(BaseCommand):
             f"{accounts} unverified sign-ups."
         )
         self.stdout.write(f"Purged {codes} expired phone codes.")
+        # A request for a new address whose link has expired: personal data kept for nothing.
+        changes, _ = EmailChange.objects.filter(
+            requested_at__lte=now - EMAIL_CHANGE_MAX_AGE
+        ).delete()
+        self.stdout.write(f"Purged {changes} expired email-change requests.")
