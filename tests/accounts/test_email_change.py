@@ -120,9 +120,9 @@ def test_confirming_signs_out_every_other_session_and_api_token(member: User) ->
 
     confirm(here, link_sent_to(NEW))
 
+    assert Session.objects.filter(user_id=member.pk).count() == 1  # the others are deleted
     assert is_signed_in(here)
     assert not is_signed_in(elsewhere)
-    assert Session.objects.filter(user_id=member.pk).count() == 1  # the others are deleted
     me = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
     assert me.status_code == 401
     assert not password_reset_token.check_token(User.objects.get(pk=member.pk), reset_token)
