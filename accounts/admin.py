@@ -10,7 +10,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import personal_data, services
-from accounts.forms import AdminSignInForm, AdminUserChangeForm, AdminUserCreationForm
+from accounts.admin_writes import ChangedFieldsOnly
+from accounts.forms import (
+    AdminPasswordChangeForm,
+    AdminSignInForm,
+    AdminUserChangeForm,
+    AdminUserCreationForm,
+)
 from accounts.models import User
 
 # /admin/login/ counts against the same sign-in throttle as the sign-in page.
@@ -22,9 +28,10 @@ INVITATION_SENT = "Sent an invitation to choose a password."
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ChangedFieldsOnly, DjangoUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
+    change_password_form = AdminPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("email", "password_link")}),
         ("Personal info", {"fields": ("full_name",)}),

@@ -20,6 +20,7 @@ from accounts.models import (
     CHANNELS,
     MESSAGE_KINDS,
     Credential,
+    EmailChange,
     GoogleIdentity,
     PhoneChallenge,
     RecoveryCode,
@@ -153,16 +154,20 @@ def messages(user: User) -> list[Json]:
     rows = (
         Notification.objects.filter(user_id=user.pk)
         .order_by("created_at", "pk")
-        .values_list("kind", "channel", "status", "created_at", "sent_at", "subject", "body")
+        .values_list(
+            "kind", "channel", "status", "created_at", "sent_at", "subject", "body", "to_email"
+        )
     )
     exported = []
-    for kind, channel, status, created_at, sent_at, subject, body in rows:
+    for kind, channel, status, created_at, sent_at, subject, body, to_email in rows:
         declared = find_kind(kind)
         exported.append(
             {
                 "kind": kind,
                 "about": declared.description if declared else "",
                 "channel": channel,
+                # Set when it went to an address other than his own (an email change).
+                "to": to_email or None,
                 "status": status,
                 "queued_at": iso(created_at),
                 "sent_at": iso(sent_at),
@@ -173,9 +178,18 @@ def messages(user: User) -> list[Json]:
     return exported
 
 
+def email_change(user: User) -> Json | None:
+    """His request for a new address, while it waits for its link."""
+    change = EmailChange.objects.filter(user_id=user.pk).first()
+    if change is None:
+        return None
+    return {"new_email": change.new_email, "requested_at": iso(change.requested_at)}
+
+
 SECTIONS = {
     "profile": profile,
     "preferences": preferences,
     "credentials": credentials,
+    "email_change": email_change,
     "messages": messages,
 }

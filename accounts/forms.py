@@ -42,6 +42,16 @@ class AdminUserCreationForm(auth_forms.SetUnusablePasswordMixin, auth_forms.Base
         self.fields["password2"].required = False
 
 
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    """The admin's "set a new password": writes the password only (services.password_set)."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data["set_usable_password"]
+        password = self.cleaned_data["password1"] if usable else None
+        services.password_set(user=self.user, password=password)
+        return self.user
+
+
 class AdminUserChangeForm(forms.ModelForm):
     """Admin "change user": no password field; the admin links to its own page."""
 
@@ -115,6 +125,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
     def clean_old_password(self) -> str:
         with throttle.old_password_check(self.user, self.request, refusal=_refusal):
             return super().clean_old_password()
+
+    def save(self, commit: bool = True) -> User:
+        # Django's saves the whole row it read; ours writes the password only.
+        services.password_set(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
@@ -226,6 +241,47 @@ class SettingsForm(forms.ModelForm):
         )
         if turned_on and not proved:
             self.add_error("phone", PHONE_UNVERIFIED_FOR_SMS)
+        return cleaned
+
+
+class EmailChangeForm(forms.Form):
+    """A new address, and the password that proves the one asking is the account's owner."""
+
+    new_email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.request = request
+
+    def clean_new_email(self) -> str:
+        new_email = User.objects.normalize_email(self.cleaned_data["new_email"])
+        if new_email == self.user.email:
+            raise forms.ValidationError(services.EMAIL_CHANGE_SAME)
+        return new_email
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        with throttle.old_password_check(self.user, self.request, refusal=_refusal):
+            if not self.user.check_password(password):
+                raise forms.ValidationError(WRONG_PASSWORD)
+        return password
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            # Counted once the password is right: each request sends an email somewhere.
+            decision = throttle.email_change_request(self.user, cleaned["new_email"], self.request)
+            if not decision.allowed:
+                raise _refusal(decision)
         return cleaned
 
 

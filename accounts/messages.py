@@ -1,15 +1,22 @@
 """The messages accounts sends (registered with notifications at start-up).
 
-Verification, reset and invitation emails carry a link that proves the
-mailbox, and the phone code text carries the code that proves the number:
-each is minted when the message is delivered and never stored (see
-notifications.kinds). The others (two-factor notices included) carry no secret.
+Verification, reset, invitation and email-change emails carry a link that
+proves the mailbox, and the phone code text carries the code that proves the
+number: each is minted when the message is delivered and never stored (see
+notifications.kinds). The others (two-factor notices included) carry no
+secret. The email-change link and the notice to the old address go to an
+address fixed when they are queued (`to_email`), not to the member's.
 """
 
 from __future__ import annotations
 
 from accounts.phones import code_for_message
-from accounts.services import invitation_url, password_reset_url, verification_url
+from accounts.services import (
+    email_change_url,
+    invitation_url,
+    password_reset_url,
+    verification_url,
+)
 from notifications.kinds import SMS, MessageKind
 
 KINDS = [
@@ -30,6 +37,24 @@ KINDS = [
         preference=None,
         minted={"url": lambda row: invitation_url(row.user)},
         description="Staff made him an account: the link to set his password (and verify)",
+    ),
+    MessageKind(
+        name="email_change",
+        preference=None,
+        minted={"url": email_change_url},
+        description="The link, sent to a new address, that moves a member's account to it",
+    ),
+    MessageKind(
+        name="email_changed",
+        preference=None,
+        description="To the old address: the account's address was changed",
+    ),
+    MessageKind(
+        name="email_change_attempt",
+        preference=None,
+        description=(
+            "Someone asked to move another account to an address that has one (once a day)"
+        ),
     ),
     MessageKind(
         name="sign_in_paused",

@@ -180,6 +180,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         self._pending_hash: str | None = None
         self._stored_hash: Any = _NOT_LOADED
         self._saved_phone = self.__dict__.get("phone"), self.__dict__.get("phone_verified_at")
+        self._saved_email = self.__dict__.get("email"), self.__dict__.get("email_verified_at")
 
     def __str__(self) -> str:
         return self.email
@@ -286,11 +287,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._keep_email_key(kwargs)
+        self._unverify_a_changed_email(kwargs)
         self._unverify_a_changed_phone(kwargs)
         pending = self._pending_hash
         if pending is None:
             super().save(*args, **kwargs)
-            self._saved_phone = self.phone, self.phone_verified_at
+            self._remember_saved()
             return
         now = timezone.now()
         # Strictly later than before, so the stamp always changes.
@@ -308,7 +310,29 @@ class User(AbstractBaseUser, PermissionsMixin):
             )
         self._pending_hash = None
         self._stored_hash = pending
+        self._remember_saved()
+
+    def _remember_saved(self) -> None:
         self._saved_phone = self.phone, self.phone_verified_at
+        self._saved_email = self.email, self.email_verified_at
+
+    def _unverify_a_changed_email(self, kwargs: dict[str, Any]) -> None:
+        # A proof is for one address (any other spelling may be another
+        # mailbox): saving another one (the admin, a shell) leaves the account
+        # unverified, unless the same save sets the proof too (an email change
+        # confirmed by its link: accounts.services.email_change_confirm).
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding or (update_fields is not None and "email" not in update_fields):
+            return
+        if {"email", "email_verified_at"} & self.get_deferred_fields():
+            return
+        saved_email, saved_proof = self._saved_email
+        if self.email != saved_email and self.email_verified_at == saved_proof:
+            if self.email_verified_at is None:
+                return
+            self.email_verified_at = None
+            if update_fields is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "email_verified_at"}
 
     def _unverify_a_changed_phone(self, kwargs: dict[str, Any]) -> None:
         # A proof is for one number: saving another one (settings, admin,
@@ -347,6 +371,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().refresh_from_db(*args, **kwargs)
         self._stored_hash = _NOT_LOADED
         self._saved_phone = self.__dict__.get("phone"), self.__dict__.get("phone_verified_at")
+        self._saved_email = self.__dict__.get("email"), self.__dict__.get("email_verified_at")
 
     def credentials_changed(self) -> None:
         """Mark a credential change that is not a password (e.g. Google unlinked).
@@ -357,6 +382,29 @@ class User(AbstractBaseUser, PermissionsMixin):
             timezone.now(), self.credentials_changed_at + timedelta(microseconds=1)
         )
         self.save(update_fields=["credentials_changed_at"])
+
+
+class EmailChange(models.Model):
+    """A member's request to move his account to another address, until its link is opened.
+
+    One per member (a new request replaces it). The link that confirms it
+    goes to the new address and is minted at delivery from this row's id
+    (accounts.services): nothing here signs anyone in. The address is not a
+    secret, only personal data; the row goes when the change is confirmed,
+    cancelled or replaced, with the account, or once its link has expired
+    (purge_expired_credentials).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="email_change")
+    new_email = models.EmailField()
+    requested_at = models.DateTimeField(default=timezone.now)
+    # The member's credential stamp when he asked: a password change (or any
+    # other credential change) since voids the request.
+    credentials_changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"email change of user {self.user_id}"
 
 
 class Credential(models.Model):

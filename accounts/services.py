@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -14,12 +14,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 
 from accounts import personal_data, throttle
 from accounts.models import (
     Credential,
+    EmailChange,
     GoogleIdentity,
     PhoneChallenge,
     RecoveryCode,
@@ -240,9 +242,243 @@ def email_prove(*, user: User) -> bool:
 
 def password_reset_complete(*, user: User, password: str) -> None:
     """Set the password chosen through a reset link; the link proved the mailbox."""
-    user.set_password(password)
-    user.save()
+    password_set(user=user, password=password)
     email_prove(user=user)
+
+
+# --- Settings and passwords ---------------------------------------------------------------
+
+# What the member edits on his settings page: nothing else of his row.
+SETTINGS_FIELDS = (
+    "full_name",
+    "display_name",
+    "phone",
+    "time_zone",
+    "email_reminders",
+    "sms_reminders",
+    "email_updates",
+    "sms_updates",
+    "email_broadcasts",
+    "sms_broadcasts",
+)
+
+
+@transaction.atomic
+def user_settings_update(*, user: User, **changes: Any) -> User:
+    """Save the member's own settings: the columns named, and only those.
+
+    Other processes write the same row meanwhile (a password change moves the
+    credential stamp, a phone proof sets phone_verified_at): a settings form
+    read before them must not write their columns back as it read them. A
+    changed number drops its proof (User.save adds phone_verified_at).
+    """
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"not a setting: {sorted(unknown)}")
+    if not changes:
+        return user
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(changes))
+    return user
+
+
+def password_set(*, user: User, password: str | None) -> None:
+    """Give the member a new password (None: none that works), and nothing else.
+
+    The stamp moves (User.save), which signs out every session and voids
+    reset links and API tokens; the caller keeps the current session with
+    update_session_auth_hash. Only the stamp is written to his row, so a
+    password change never writes back what it read of the rest of it.
+    """
+    user.set_password(password)
+    user.save(update_fields=["credentials_changed_at"])
+
+
+# --- Email change ----------------------------------------------------------------------------
+
+EMAIL_CHANGE_SALT = "accounts.email-change"
+EMAIL_CHANGE_MAX_AGE = timedelta(hours=24)
+
+EMAIL_CHANGE_SAME = "That is already your address."
+EMAIL_CHANGE_SENT = (
+    "We sent a link to {email}. Open it within 24 hours, signed in to this account, to confirm "
+    "your new address. Until then your address stays {current}."
+)
+EMAIL_CHANGE_INVALID = (
+    "This link does not work: it was used already, a newer request replaced it, or your "
+    "password changed since. Ask again from your settings."
+)
+EMAIL_CHANGE_EXPIRED = "This link has expired. Ask again from your settings."
+EMAIL_CHANGE_TAKEN = "Another account has this address now, so yours was not changed."
+EMAIL_CHANGE_OTHER_ACCOUNT = (
+    "This link is for another account: sign out, open the link again and sign in as the "
+    "account that asked for it."
+)
+EMAIL_CHANGE_DONE = (
+    "Your email address is now {email}, and it is verified. Your other sessions are signed out."
+)
+EMAIL_CHANGE_CANCELLED = "The change is cancelled: your address stays {email}."
+
+# The owner of a taken address hears of an attempt to move another account to it once a day.
+EMAIL_TAKEN_NOTICE = throttle.Limit("email-change-taken-notice", 1, 24 * 60 * 60)
+
+
+def pending_email_change(*, user: User) -> EmailChange | None:
+    """The member's request for a new address, while its link still works."""
+    return EmailChange.objects.filter(
+        user_id=user.pk, requested_at__gt=timezone.now() - EMAIL_CHANGE_MAX_AGE
+    ).first()
+
+
+def _address_digest(address: str) -> str:
+    return salted_hmac("accounts.email-change.address", address, algorithm="sha256").hexdigest()[
+        :20
+    ]
+
+
+def _email_change_token(change_id: str, address: str) -> str:
+    # Names the request (which holds the address) and the address itself.
+    return signing.dumps({"c": change_id, "a": _address_digest(address)}, salt=EMAIL_CHANGE_SALT)
+
+
+def email_change_token(change: EmailChange) -> str:
+    return _email_change_token(str(change.pk), change.new_email)
+
+
+def email_change_url(row: Any) -> str:
+    """The link in the email to the new address: minted at delivery, never stored.
+
+    `row` is the queued message: its subject key names the request, and it
+    goes to the address the request is for.
+    """
+    change_id = row.subject_key.removeprefix("email-change:")
+    token = _email_change_token(change_id, row.to_email)
+    return settings.SITE_URL + reverse("accounts:email_change_confirm", args=[token])
+
+
+def email_change_request(*, user: User, new_email: str) -> EmailChange:
+    """Ask to move the member's account to `new_email`; the link to confirm goes there.
+
+    The member is told the same whether or not the address has an account
+    (sign-up tells nobody who has one either): a free address gets the link,
+    a taken one (in any spelling of it) gets none and its owner is told, at
+    most once a day. Each request replaces the one before, whose link stops
+    working. Nothing about the account changes until the link is opened.
+    """
+    new_email = User.objects.normalize_email(new_email.strip())
+    if new_email == user.email:
+        raise AccountError(EMAIL_CHANGE_SAME)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        EmailChange.objects.filter(user=locked).delete()
+        change = EmailChange.objects.create(
+            user=locked, new_email=new_email, credentials_changed_at=locked.credentials_changed_at
+        )
+        owner = User.objects.with_email(new_email).exclude(pk=locked.pk).first()
+        if owner is None:
+            notify(
+                user=locked,
+                kind="email_change",
+                subject_key=f"email-change:{change.pk}",
+                context={"new_email": new_email},
+                to_email=new_email,
+            )
+        else:
+            email_taken_notify(owner=owner)
+    return change
+
+
+def email_taken_notify(*, owner: User) -> None:
+    """Tell an address's owner that someone asked to move another account to it (daily at most)."""
+    if throttle.hit(EMAIL_TAKEN_NOTICE, str(owner.pk)).allowed:
+        today = timezone.now().date().isoformat()
+        notify(user=owner, kind="email_change_attempt", subject_key=f"email-change-attempt:{today}")
+
+
+def email_change_cancel(*, user: User) -> bool:
+    """Withdraw the member's pending request (its link stops working); False if none."""
+    deleted, _ = EmailChange.objects.filter(user_id=user.pk).delete()
+    return bool(deleted)
+
+
+def email_change_for_token(token: str) -> EmailChange:
+    """The request a confirmation link is for, while it may be confirmed (else AccountError).
+
+    Reads only. The link works for EMAIL_CHANGE_MAX_AGE, for the address it
+    was sent to, until a newer request or any credential change.
+    """
+    try:
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise AccountError(EMAIL_CHANGE_EXPIRED) from exc
+    except signing.BadSignature as exc:
+        raise AccountError(EMAIL_CHANGE_INVALID) from exc
+    try:
+        change_id = UUID(str(data["c"]))
+    except (TypeError, KeyError, ValueError):
+        raise AccountError(EMAIL_CHANGE_INVALID) from None
+    change = EmailChange.objects.select_related("user").filter(pk=change_id).first()
+    if change is None or not constant_time_compare(
+        str(data.get("a")), _address_digest(change.new_email)
+    ):
+        raise AccountError(EMAIL_CHANGE_INVALID)
+    _check_email_change(change, change.user)
+    return change
+
+
+def _check_email_change(change: EmailChange, user: User) -> None:
+    if change.requested_at <= timezone.now() - EMAIL_CHANGE_MAX_AGE:
+        raise AccountError(EMAIL_CHANGE_EXPIRED)
+    if not user.is_active or change.credentials_changed_at != user.credentials_changed_at:
+        raise AccountError(EMAIL_CHANGE_INVALID)
+
+
+def email_change_confirm(*, change: EmailChange, keep_session: str | None = None) -> User:
+    """Move the account to the address whose link was opened; returns the member as he is now.
+
+    The link proved the new mailbox: the new address is verified. The
+    credential stamp moves, so every other session, API token and emailed
+    link (reset, verification, another change) stops working; sessions but
+    `keep_session` are deleted. The old address is told. An address another
+    account took meanwhile is refused: the key is unique, so of two accounts
+    confirming one address at once, one wins.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=change.user_id)
+        change = EmailChange.objects.select_for_update().filter(pk=change.pk, user=user).first()
+        if change is None:
+            raise AccountError(EMAIL_CHANGE_INVALID)
+        _check_email_change(change, user)
+        old_email, now = user.email, timezone.now()
+        user.email = change.new_email
+        user.email_verified_at = now
+        user.credentials_changed_at = max(
+            now, user.credentials_changed_at + timedelta(microseconds=1)
+        )
+        if User.objects.with_email(user.email).exclude(pk=user.pk).exists():
+            raise AccountError(EMAIL_CHANGE_TAKEN)
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["email", "email_verified_at", "credentials_changed_at"])
+        except IntegrityError:  # another account took it a moment earlier
+            raise AccountError(EMAIL_CHANGE_TAKEN) from None
+        notify(
+            user=user,
+            kind="email_changed",
+            subject_key=f"email-changed:{change.pk}",
+            context={"new_email": masked_email(user.email), "when": now},
+            to_email=old_email,
+        )
+        change.delete()
+    sessions_revoke(user_id=user.pk, keep=keep_session)
+    return user
+
+
+def masked_email(address: str) -> str:
+    """`n…@example.com`: enough for its owner to know it, not enough to write to it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}…@{domain}"
 
 
 # --- Sessions and tokens ----------------------------------------------------------------

@@ -276,3 +276,19 @@ def resend_request(email: str, request: HttpRequest | None) -> Decision:
 def reset_request(email: str, request: HttpRequest | None) -> Decision:
     """Count one password-reset request: the same whether or not an account has `email`."""
     return hit_all((RESET, _address(email)), (RESET_CLIENT, client_network(request)))
+
+
+# --- Email change requests --------------------------------------------------------------
+
+EMAIL_CHANGE = Limit("email-change", 3, 60 * 60)  # per account
+EMAIL_CHANGE_TARGET = Limit("email-change-target", 3, 60 * 60)  # per new address
+EMAIL_CHANGE_CLIENT = Limit("email-change-client", 10, 60 * 60)  # per client network
+
+
+def email_change_request(user: User, new_email: str, request: HttpRequest | None) -> Decision:
+    """Count one request to move an account to `new_email` (each sends an email somewhere)."""
+    return hit_all(
+        (EMAIL_CHANGE, str(user.pk)),
+        (EMAIL_CHANGE_TARGET, _address(new_email)),
+        (EMAIL_CHANGE_CLIENT, client_network(request)),
+    )

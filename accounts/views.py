@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import google, personal_data, phones, services, throttle
 from accounts.forms import (
     DeleteAccountForm,
+    EmailChangeForm,
     PasswordChangeForm,
     PasswordResetForm,
     PhoneCodeForm,
@@ -133,7 +134,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     challenge = phones.pending_challenge(user=request.user)
     form = SettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        # Only what the form changed: never the whole row it read (see the service).
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.user_settings_update(user=request.user, **changes)
         messages.success(request, "Your settings are saved.")
         return redirect("accounts:settings")
     context = {
@@ -144,8 +147,69 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         "google_enabled": google.is_enabled(),
         "google_identity": GoogleIdentity.objects.filter(user_id=request.user.pk).first(),
         "has_password": request.user.has_usable_password(),
+        "email_change": services.pending_email_change(user=request.user),
     }
     return render(request, "accounts/settings.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest) -> HttpResponse:
+    has_password = request.user.has_usable_password()
+    form = EmailChangeForm(request.POST or None, user=request.user, request=request)
+    if request.method == "POST" and has_password and form.is_valid():
+        current, new_email = request.user.email, form.cleaned_data["new_email"]
+        try:
+            services.email_change_request(user=request.user, new_email=new_email)
+        except services.AccountError as error:
+            form.add_error("new_email", error.message)
+        else:
+            # The same answer whether or not the address has an account: see the service.
+            sent = services.EMAIL_CHANGE_SENT.format(email=new_email, current=current)
+            messages.success(request, sent)
+            return redirect("accounts:settings")
+    context = {
+        "form": form,
+        "has_password": has_password,
+        "pending": services.pending_email_change(user=request.user),
+    }
+    return render(request, "accounts/email_change.html", context)
+
+
+@login_required
+@require_POST
+def email_change_cancel(request: HttpRequest) -> HttpResponse:
+    if services.email_change_cancel(user=request.user):
+        messages.success(request, services.EMAIL_CHANGE_CANCELLED.format(email=request.user.email))
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    # Signed in as the account that asked (with its second factor, if on): the
+    # sign-in page brings him back here. A GET only shows what would change.
+    try:
+        change = services.email_change_for_token(token)
+    except services.AccountError as error:
+        messages.error(request, error.message)
+        return redirect("accounts:settings")
+    if change.user_id != request.user.pk:
+        messages.error(request, services.EMAIL_CHANGE_OTHER_ACCOUNT)
+        return redirect("accounts:settings")
+    if request.method == "POST":
+        try:
+            user = services.email_change_confirm(
+                change=change, keep_session=request.session.session_key
+            )
+        except services.AccountError as error:
+            messages.error(request, error.message)
+            return redirect("accounts:settings")
+        # Every other session is signed out; this one goes on with the new stamp.
+        update_session_auth_hash(request, user)
+        messages.success(request, services.EMAIL_CHANGE_DONE.format(email=user.email))
+        return redirect("accounts:settings")
+    return render(request, "accounts/email_change_confirm.html", {"change": change})
 
 
 @login_required

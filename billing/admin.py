@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.admin_writes import ChangedFieldsOnly
 from billing import services, stripe_gateway
 from billing.models import DuesTier, OfflinePayment, Scholarship
 from notifications.transport import TransportError
@@ -97,7 +98,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Scholarship)
-class ScholarshipAdmin(TreasurerOnly, admin.ModelAdmin):
+class ScholarshipAdmin(ChangedFieldsOnly, TreasurerOnly, admin.ModelAdmin):
     list_display = ("user", "kind", "status", "until", "requested_at", "decided_by")
     list_filter = ("status", "kind")
     search_fields = ("user__email", "user__full_name")
@@ -169,7 +170,7 @@ def _could_be(field, value) -> bool:
 
 
 @admin.register(OfflinePayment)
-class OfflinePaymentAdmin(TreasurerOnly, admin.ModelAdmin):
+class OfflinePaymentAdmin(ChangedFieldsOnly, TreasurerOnly, admin.ModelAdmin):
     list_display = ("user", "amount", "method", "covers_from", "covers_until", "recorded_by")
     list_filter = ("method",)
     search_fields = ("user__email", "user__full_name")

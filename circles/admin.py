@@ -27,6 +27,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from accounts.admin_writes import ChangedFieldsOnly
 from accounts.models import User
 from circles import admin_views, broadcasts, services
 from circles.models import (
@@ -84,7 +85,7 @@ class NotFoundOutsideScope:
         return obj
 
 
-class CircleScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
+class CircleScopedAdmin(ChangedFieldsOnly, NotFoundOutsideScope, admin.ModelAdmin):
     """A model reached through `circle`: rows, object permissions and choices scoped."""
 
     circle_lookup = "circle"

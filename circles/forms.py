@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from circles.models import WEEKDAYS, Membership
+from circles.models import WEEKDAYS
 
 KINDS = [("", "Any"), ("in_person", "In person"), ("online", "Online")]
 
@@ -35,11 +35,8 @@ class RSVPForm(forms.Form):
     response = forms.ChoiceField(choices=[("yes", "Yes"), ("no", "No")])
 
 
-class SharingForm(forms.ModelForm):
-    class Meta:
-        model = Membership
-        fields = ("share_email", "share_phone")
-        labels = {
-            "share_email": "Show my email address to my circle",
-            "share_phone": "Show my mobile number to my circle",
-        }
+class SharingForm(forms.Form):
+    """What a member shows his circle (services.membership_sharing_set writes it)."""
+
+    share_email = forms.BooleanField(required=False, label="Show my email address to my circle")
+    share_phone = forms.BooleanField(required=False, label="Show my mobile number to my circle")

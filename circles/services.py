@@ -559,3 +559,25 @@ def calendar_feed_user(token: str) -> User | None:
     if feed is None:
         return None
     return User.objects.filter(pk=feed.user_id, is_active=True).first()
+
+
+# --- What a member shares with his circle -----------------------------------------------
+
+
+@transaction.atomic
+def membership_sharing_set(
+    *, membership: Membership, share_email: bool, share_phone: bool
+) -> Membership:
+    """Whether the member shows his circle his email address and his mobile number.
+
+    These two columns only, on his membership while it is active: a form read
+    before a seat offer, a removal or a role change never writes the status
+    or the offer back as it read them.
+    """
+    updated = Membership.objects.filter(pk=membership.pk, status=Membership.Status.ACTIVE).update(
+        share_email=share_email, share_phone=share_phone
+    )
+    if not updated:
+        raise CircleError(NOT_A_MEMBER)
+    membership.share_email, membership.share_phone = share_email, share_phone
+    return membership

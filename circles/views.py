@@ -71,7 +71,11 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "circle": circle,
         "membership": membership,
-        "sharing_form": SharingForm(instance=membership) if membership else None,
+        "sharing_form": SharingForm(
+            initial={"share_email": membership.share_email, "share_phone": membership.share_phone}
+        )
+        if membership
+        else None,
         **selectors.circle_page(circle, membership),
     }
     return render(request, "circles/detail.html", context)
@@ -152,8 +156,18 @@ def accept_agreements(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def sharing(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _active_membership_or_404(request, slug)
-    SharingForm(request.POST, instance=membership).save()
-    messages.success(request, "Your sharing choices are saved.")
+    form = SharingForm(request.POST)
+    form.is_valid()  # two checkboxes: anything not "on" is off
+    try:
+        services.membership_sharing_set(
+            membership=membership,
+            share_email=form.cleaned_data["share_email"],
+            share_phone=form.cleaned_data["share_phone"],
+        )
+    except services.CircleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Your sharing choices are saved.")
     return redirect(circle)
 
 

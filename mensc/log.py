@@ -44,8 +44,9 @@ def new_request_id() -> str:
 
 
 # URLs whose path is a credential: an email verification link, a password
-# reset link, a personal calendar feed. deploy/nginx.conf redacts the same
-# paths in nginx's access log; tests/deploy checks every such URL is listed.
+# reset link, an email-change link, a personal calendar feed. deploy/nginx.conf
+# redacts the same paths in nginx's access log; tests/deploy checks every such
+# URL is listed.
 REDACTED = "[redacted]"
 SECRET_PATHS = [
     (re.compile(r"(/accounts/verify/)(?!resend/)[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
@@ -54,6 +55,7 @@ SECRET_PATHS = [
         rf"\g<1>{REDACTED}",
     ),
     (re.compile(r"(/accounts/invitation/)[^/\s?#\"']+/[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"(/accounts/email/confirm/)[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(/calendar/)[^/\s?#\"']+(\.ics)"), rf"\g<1>{REDACTED}\g<2>"),
 ]
 

@@ -137,7 +137,8 @@ def _send(row: Notification, opted_out: set[str]) -> str:
         callback = settings.SITE_URL + reverse("notifications:twilio_status")
         return sms.get_backend().send(to=to, body=body, status_callback=callback)
     body, html = with_minted(row)
-    message = EmailMultiAlternatives(row.subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    to = row.to_email or user.email
+    message = EmailMultiAlternatives(row.subject, body, settings.DEFAULT_FROM_EMAIL, [to])
     if html:
         message.attach_alternative(html, "text/html")
     message.send()
@@ -246,7 +247,7 @@ def update_delivery_status(*, provider_id: str, status: str) -> bool:
 
 
 def bodies_purge(*, older_than: datetime, batch: int = 5000) -> int:
-    """Drop subject and bodies of messages done with before `older_than`.
+    """Drop subject, bodies and fixed address of messages done with before `older_than`.
 
     Done with: anything not due any more (sent, delivered, failed for good,
     skipped, or an at-most-once row a crash left "sending"). Kind, channel,
@@ -258,11 +259,13 @@ def bodies_purge(*, older_than: datetime, batch: int = 5000) -> int:
         .filter(
             Q(sent_at__lt=older_than) | Q(sent_at__isnull=True, created_at__lt=older_than),
         )
-        .exclude(subject="", body="", html_body="")
+        .exclude(subject="", body="", html_body="", to_email="")
     )
     purged = 0
     while ids := list(done.values_list("pk", flat=True)[:batch]):
-        purged += Notification.objects.filter(pk__in=ids).update(subject="", body="", html_body="")
+        purged += Notification.objects.filter(pk__in=ids).update(
+            subject="", body="", html_body="", to_email=""
+        )
     return purged
 
 

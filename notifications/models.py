@@ -31,6 +31,11 @@ class Notification(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
     channel = models.CharField(max_length=5, choices=Channel.choices)
+    # An email that must go to an address fixed when it was queued, not to
+    # the member's address at delivery (a link to an address that is not his
+    # yet, a notice to one that is no longer his). Empty: user.email. Kept
+    # no longer than the body (purge_notifications).
+    to_email = models.EmailField(blank=True)
     kind = models.CharField(max_length=40)
     # What the message is about, e.g. "meeting:12:24h" or "membership:5:approved".
     subject_key = models.CharField(max_length=100)

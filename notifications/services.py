@@ -88,16 +88,20 @@ def notify(
     subject_key: str,
     context: dict[str, Any] | None = None,
     channels: Iterable[str] | None = None,
+    to_email: str = "",
 ) -> list[Notification]:
     """Queue a message to one member on each channel he accepts; deliver after commit.
 
     `channels` defaults to every channel the kind may use. The same (user,
-    channel, kind, subject_key) is queued once, ever.
+    channel, kind, subject_key) is queued once, ever. `to_email` sends an
+    email to that address rather than to the member's address at delivery.
     """
     declared = kinds.get(kind)
     channels = declared.channels if channels is None else tuple(channels)
     if not set(channels) <= set(declared.channels):
         raise ValueError(f"{kind} goes only by {declared.channels}, not {channels}")
+    if to_email and set(channels) != {Notification.Channel.EMAIL}:
+        raise ValueError("to_email is an address: it goes with the email channel only")
     queued = []
     for channel in channels:
         if not may_send(user, kind, channel):
@@ -112,7 +116,10 @@ def notify(
                 kind=kind,
                 subject_key=subject_key,
                 defaults={
-                    f: getattr(row, f) for f in ("subject", "body", "html_body", "at_most_once")
+                    "to_email": to_email,
+                    **{
+                        f: getattr(row, f) for f in ("subject", "body", "html_body", "at_most_once")
+                    },
                 },
             )
         if created:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -97,3 +98,24 @@ def test_the_import_check_fails_on_a_new_loop(
     assert proc.returncode == 1, proc.stdout
     broken = [row for row in proc.stdout.splitlines() if row.endswith("BROKEN")]
     assert len(broken) == 1 and contract in broken[0], proc.stdout
+
+
+def test_views_write_only_through_services() -> None:
+    # A view that saves a model (a ModelForm's save() included) writes the
+    # whole row it read; services write their own columns (update_fields).
+    views = [
+        path
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if path.name in ("views.py", "api.py", "webhooks.py") or path.name.endswith("_views.py")
+    ]
+    saves = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in views
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("save", "save_m2m")
+    ]
+    assert len(views) >= 8
+    assert saves == []

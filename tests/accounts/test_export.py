@@ -16,6 +16,7 @@ from django.utils import timezone
 from djstripe.models import Customer, Invoice, PaymentMethod
 
 from accounts import phones, two_factor
+from accounts import services as accounts
 from accounts.exports import NOT_KEPT
 from accounts.models import (
     Credential,
@@ -182,6 +183,8 @@ def build_everything(tier: DuesTier, fake) -> Everything:
     recovery_codes = two_factor.recovery_codes_make(user=man)
     RevokedToken.objects.create(jti="jti-1", user_id=man.pk, expires_at=now + timedelta(days=1))
     feed_token = circles.calendar_feed_create(user=man)
+    # And a new address he asked to move to, waiting for its link.
+    accounts.email_change_request(user=man, new_email="ben@example.net")
     return Everything(
         man=man,
         facilitator=facilitator,
@@ -210,6 +213,7 @@ SECTIONS = [
     "profile",
     "preferences",
     "credentials",
+    "email_change",
     "messages",
     # circles
     "memberships",
@@ -243,6 +247,8 @@ def test_the_export_holds_every_section_for_a_member_with_data_in_every_app(
     for name in SECTIONS:
         assert data[name], f"section {name} is empty"
 
+    assert data["email_change"]["new_email"] == "ben@example.net"
+    assert data["email_change"]["requested_at"]
     profile = data["profile"]
     assert profile["email"] == "ben@example.com"
     assert profile["full_name"] == "Ben Member"
@@ -368,6 +374,7 @@ def test_a_member_with_no_history_gets_every_section_empty(member: User) -> None
 
     assert list(data) == ["schema_version", "exported_at", *SECTIONS]
     assert data["memberships"] == [] and data["invoices"] == [] and data["messages"] == []
+    assert data["email_change"] is None
     assert data["calendar_feed"] == {"exists": False, "created_at": None}
     assert data["credentials"]["linked_identities"] == []
     assert data["dues"]["status"] == "none"
@@ -611,6 +618,7 @@ COVERED = {
     "accounts.session": "credentials.active_sessions",
     "accounts.totpdevice": "credentials.two_factor",
     "accounts.recoverycode": "credentials.two_factor.recovery_codes_left",
+    "accounts.emailchange": "email_change",
     "notifications.notification": "messages",
     "circles.membership": "memberships, facilitation",
     "circles.agreementacceptance": "agreements_accepted",

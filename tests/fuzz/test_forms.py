@@ -163,6 +163,9 @@ FORMS = [
     Form("/accounts/settings/delete/", "member", {"password": PASSWORDS, "confirm_email": EMAIL}),
     Form("/accounts/verify/resend/", "member"),
     Form("/accounts/verify/{verify_token}/", "anonymous", {"password": PASSWORDS}),
+    Form("/accounts/settings/email/", "member", {"new_email": EMAIL, "password": PASSWORDS}),
+    Form("/accounts/settings/email/cancel/", "member"),
+    Form("/accounts/email/confirm/{email_change_token}/", "member"),
     Form("/accounts/settings/phone/send/", "member"),
     Form("/accounts/settings/phone/verify/", "member", {"code": CODE}),
     Form("/accounts/two-factor/setup/", "member", {"code": CODE}),
@@ -377,6 +380,7 @@ def world() -> World:
     newcomer = make_user("nick@example.com", from_sign_up=True)
     uid = urlsafe_base64_encode(force_bytes(member.pk))
     invite_uid = urlsafe_base64_encode(force_bytes(newcomer.pk))
+    email_change = account_services.email_change_request(user=member, new_email="ben@example.net")
     return World(
         users={
             "member": member,
@@ -402,6 +406,7 @@ def world() -> World:
             "verify_token": account_services.verification_token(newcomer),
             "newcomer": newcomer.pk,
             "invite_uid": invite_uid,
+            "email_change_token": account_services.email_change_token(email_change),
         },
         reset_link=f"/accounts/password/reset/{uid}/{password_reset_token.make_token(member)}/",
         invite_link=f"/accounts/invitation/{invite_uid}/{invitation_token.make_token(newcomer)}/",

@@ -2,7 +2,8 @@
 
 One member's first days, through the pages, with the request's Host
 (`localhost`) not the public address: he signs up, verifies, asks for a
-password reset, makes a calendar feed and links Google. Every column of every
+password reset, makes a calendar feed, links Google and changes his email
+address. Every column of every
 table in `default` is read while his messages wait and after they are sent;
 no part of any token he was given is there.
 """
@@ -18,7 +19,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts import services
-from accounts.models import User
+from accounts.models import EmailChange, User
 from accounts.tokens import password_reset_token
 from notifications import delivery
 from notifications.models import Notification
@@ -136,6 +137,29 @@ def test_a_members_tokens_never_rest_in_the_main_database(settings, google_provi
     assert done.status_code == 302
     assert User.objects.get(pk=user.pk).check_password("Another-quiet-river-48")
 
+    # He moves his account to a new address: the link waits as a placeholder,
+    # then goes to the new address only.
+    client.post(
+        "/accounts/login/", {"username": "sam@example.com", "password": "Another-quiet-river-48"}
+    )
+    response = client.post(
+        "/accounts/settings/email/",
+        {"new_email": "sam.new@example.net", "password": "Another-quiet-river-48"},
+    )
+    assert response.status_code == 302
+    waiting = Notification.objects.get(user=user, kind="email_change")
+    assert waiting.status == Notification.Status.PENDING and "{link:url}" in waiting.body
+    dumps.append(database_text("default"))
+    secrets.append(services.email_change_token(EmailChange.objects.get(user=user)))
+
+    delivery.deliver_due()
+    assert mail.outbox[-1].to == ["sam.new@example.net"]
+    change_url = one_link(mail.outbox[-1], "/accounts/email/confirm/")
+    secrets.append(change_url.rstrip("/").rsplit("/", 1)[-1])
+    assert client.post(path_of(change_url)).status_code == 302
+    assert User.objects.get(pk=user.pk).email == "sam.new@example.net"
+    delivery.deliver_due()  # the notice to the old address
+
     dumps.append(database_text("default"))
     needles = [part for secret in secrets if isinstance(secret, str) for part in parts(secret)]
     assert len(needles) >= 12
@@ -145,4 +169,4 @@ def test_a_members_tokens_never_rest_in_the_main_database(settings, google_provi
     # The rows that carried links still carry only their placeholder.
     for row in Notification.objects.filter(user=user):
         assert row.status == Notification.Status.SENT
-        assert "{link:url}" in row.body
+        assert ("{link:url}" in row.body) == (row.kind != "email_changed")

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import PhoneChallenge, RevokedToken, Session
+from accounts.models import EmailChange, PhoneChallenge, RevokedToken, Session
+from accounts.services import EMAIL_CHANGE_MAX_AGE
 
 
 class Command(BaseCommand):
@@ -45,3 +46,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Purged {codes} expired phone codes.")
         self.stdout.write(f"Kept {kept} unverified sign-ups that hold something.")
+        # A request for a new address whose link has expired: personal data kept for nothing.
+        changes, _ = EmailChange.objects.filter(
+            requested_at__lte=now - EMAIL_CHANGE_MAX_AGE
+        ).delete()
+        self.stdout.write(f"Purged {changes} expired email-change requests.")
