@@ -168,12 +168,25 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
         status = Membership.Status.WAITLISTED
     else:
         status = Membership.Status.REQUESTED
+    asked_before = membership is not None
     membership = membership or Membership(circle=circle, user=user)
     membership.status = status
     membership.role = Membership.Role.MEMBER
     membership.requested_at = timezone.now()
     membership.decided_at = membership.left_at = membership.offer_expires_at = None
-    membership.save()
+    # A man asking again keeps his row (and his sharing choices): only the ask is written.
+    membership.save(
+        update_fields=[
+            "status",
+            "role",
+            "requested_at",
+            "decided_at",
+            "left_at",
+            "offer_expires_at",
+        ]
+        if asked_before
+        else None
+    )
     if status == Membership.Status.WAITLISTED:
         messages.waitlisted(membership)
         seat_offer_next(circle=circle)  # a free seat goes to the first man waiting
