@@ -8,9 +8,12 @@ class CirclesConfig(AppConfig):
     verbose_name = "Circles"
 
     def ready(self) -> None:
-        from circles import erasure, messages, receivers, sms_replies  # noqa: F401  (handlers)
+        from django.db.models.signals import post_migrate
+
+        from circles import erasure, groups, messages, receivers, sms_replies  # noqa: F401
         from notifications import inbound, kinds
 
+        post_migrate.connect(groups.ensure, sender=self, dispatch_uid="circles.groups")
         kinds.register(messages.KINDS)
         erasure.register()
         inbound.register(

@@ -119,3 +119,16 @@ def test_views_write_only_through_services() -> None:
     ]
     assert len(views) >= 8
     assert saves == []
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_the_groups_come_back_after_a_flush() -> None:
+    # A transactional test empties the tables; post_migrate must bring back the
+    # groups the admin relies on, or the next test on this worker finds none.
+    from django.contrib.auth.models import Group
+
+    call_command("flush", "--noinput", verbosity=0)
+
+    facilitators = Group.objects.get(name="Facilitators")
+    assert facilitators.permissions.filter(codename="change_membership").exists()
+    assert Group.objects.filter(name="Treasurers").exists()
