@@ -94,6 +94,7 @@ def check_reachable(name: str, url: str, variable: str) -> str | None:
 
 
 NGINX_PATHS = ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+CHROMIUM = "/usr/bin/chromium"
 
 
 def nginx_binary() -> str | None:
@@ -102,8 +103,17 @@ def nginx_binary() -> str | None:
     return found or next((path for path in NGINX_PATHS if os.access(path, os.X_OK)), None)
 
 
-def install_nginx() -> bool:
-    """Install Debian's nginx package without starting it; True when it worked.
+def chromium_binary() -> str | None:
+    return CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
+
+
+# Debian packages the tests use, each with how to find it once installed:
+# nginx for the deploy smoke test, chromium for the browser journeys.
+DEBIAN_PACKAGES = {"nginx": nginx_binary, "chromium": chromium_binary}
+
+
+def install_debian_packages(packages: list[str]) -> bool:
+    """Install Debian packages without starting any service; True when it worked.
 
     Debian starts a service on install unless policy-rc.d says no; a started
     nginx would listen on every address on port 80. Container images usually
@@ -119,37 +129,39 @@ def install_nginx() -> bool:
     try:
         for args in (
             ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
         ):
             if subprocess.run(args, env=env).returncode:
                 return False
     finally:
         if ours:
             policy.unlink()
-    return nginx_binary() is not None
+    return all(DEBIAN_PACKAGES[name]() for name in packages)
 
 
-def ensure_nginx() -> None:
-    """The deploy smoke test puts nginx in front of gunicorn; get it if we can.
+def ensure_debian_packages() -> None:
+    """nginx (deploy smoke test) and chromium (browser journeys): get them if we can.
 
-    Installs Debian's package when running as root with apt-get (as CI does).
-    Elsewhere the smoke test skips with its reason, except in CI, where a
-    missing nginx fails the run.
+    Installs Debian's packages when running as root with apt-get (as CI does).
+    Elsewhere the tests that need them skip with their reason, except in CI,
+    where a missing package fails the run.
     """
-    if nginx_binary():
+    missing = [name for name, find in DEBIAN_PACKAGES.items() if not find()]
+    if not missing:
         return
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    names = " and ".join(missing)
     if is_root and shutil.which("apt-get"):
-        say("Installing nginx (Debian package) for the deploy smoke test")
-        if install_nginx():
+        say(f"Installing {names} (Debian packages) for the smoke test and the browser journeys")
+        if install_debian_packages(missing):
             return
-        problem = "apt-get could not install nginx"
+        problem = f"apt-get could not install {names}"
     else:
-        problem = "nginx is not installed, and installing it needs root and apt-get"
+        problem = f"{names} not installed, and installing needs root and apt-get"
     if in_ci:
-        fail(f"{problem}; CI runs the nginx smoke test, so it must have nginx")
-    say(f"{problem}: the nginx smoke test (tests/deploy) will be skipped")
+        fail(f"{problem}; CI runs the tests that need them")
+    say(f"{problem}: the tests that need them will be skipped")
 
 
 def test(argv: list[str]) -> None:
@@ -169,7 +181,7 @@ def test(argv: list[str]) -> None:
     ]
     if missing := [problem for problem in problems if problem]:
         fail("the tests need real services:\n  " + "\n  ".join(missing))
-    ensure_nginx()
+    ensure_debian_packages()
     say("ruff check")
     run([str(PYTHON), "-m", "ruff", "check", "."])
     say("ruff format --check")
