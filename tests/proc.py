@@ -32,9 +32,16 @@ def child_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        # Drop what tests/settings.py put in the environment for this process.
+        # Drop what tests/settings.py (and the browser journeys' conftest) put
+        # in the environment for this process.
         if not key.endswith("_URL")
-        and key not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "SECURE_SSL_REDIRECT"}
+        and key
+        not in {
+            "DJANGO_SETTINGS_MODULE",
+            "SECRET_KEY",
+            "SECURE_SSL_REDIRECT",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(
         DJANGO_SETTINGS_MODULE="mensc.settings",
