@@ -17,6 +17,13 @@ simulated by helpers that return the webhook events Stripe would send:
             client.post(webhook_url, payload, content_type="application/json",
                         HTTP_STRIPE_SIGNATURE=signature)
 
+A browser sent to a Checkout Session's `url` gets a hosted page stand-in with
+the amount, "Pay" and "Cancel". Pay completes the session (as
+`complete_checkout`), POSTs the events, signed, to `fake.webhook_url` when one
+is set (a live server's `/stripe/webhook/`; `fake.deliveries` records the
+answers) and redirects to the session's `success_url`; Cancel redirects to its
+`cancel_url` and leaves the session open.
+
 Every object the fake models emits the events Stripe would (`customer.created`,
 `price.created`, ...) into `fake.events`; the helpers return just the events of
 their own step. Endpoints the fake does not model answer 404 as Stripe does for
@@ -54,6 +61,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 import stripe
 import stripe.params as stripe_params
 import stripe.params.billing_portal as portal_params
@@ -320,6 +328,11 @@ class FakeStripe(ServedFake):
         # Every API request: {"method", "path", "params", "stripe_version",
         # "idempotency_key", "stripe_account", "status", "request_id"}.
         self.requests: list[Json] = []
+        # Where the hosted Checkout page sends the events of a payment, signed with
+        # `webhook_secret` (a live server's /stripe/webhook/); None keeps them here.
+        self.webhook_url: str | None = None
+        # Every webhook sent: {"event", "type", "status"} (status None: unreachable).
+        self.deliveries: list[Json] = []
         self.account = self._insert(self._new_account())
 
     # --- Life cycle -----------------------------------------------------------
@@ -391,6 +404,34 @@ class FakeStripe(ServedFake):
     def sign(self, event: Json, *, timestamp: int | None = None) -> tuple[bytes, str]:
         """`sign_event` with this fake's webhook secret (the STRIPE_WEBHOOK_SECRET it sets)."""
         return sign_event(event, self.webhook_secret, timestamp=timestamp)
+
+    def deliver(self, events: list[Json]) -> list[int | None]:
+        """POST each event, signed, to `webhook_url` as Stripe would; return the statuses.
+
+        Stripe waits for nothing but the answer: a failed delivery is recorded in
+        `deliveries` (status None when nobody answered), not raised.
+        """
+        if self.webhook_url is None:
+            return []
+        statuses: list[int | None] = []
+        for event in events:
+            payload, signature = self.sign(event)
+            status: int | None
+            try:
+                status = requests.post(
+                    self.webhook_url,
+                    data=payload,
+                    headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+                    timeout=30,
+                ).status_code
+            except requests.RequestException:
+                status = None
+            with self._lock:
+                self.deliveries.append(
+                    {"event": event["id"], "type": event["type"], "status": status}
+                )
+            statuses.append(status)
+        return statuses
 
     # --- Simulating what happens at Stripe ------------------------------------------
 
@@ -511,8 +552,8 @@ class FakeStripe(ServedFake):
     ) -> tuple[int, dict[str, str], bytes, str]:
         """Answer one HTTP request: (status, headers, body, content type)."""
         if not path.startswith("/v1/"):
-            status, body = self._page(method, path)
-            return status, {}, body.encode(), "text/html; charset=utf-8"
+            status, page_headers, body = self._page(method, path)
+            return status, page_headers, body.encode(), "text/html; charset=utf-8"
         request_id = _new_id("req")
         out_headers = {"Request-Id": request_id, "Stripe-Version": self.api_version}
         record: Json = {
@@ -1975,38 +2016,106 @@ class FakeStripe(ServedFake):
 
     # --- Pages a browser is sent to -------------------------------------------------
 
-    def _page(self, method: str, path: str) -> tuple[int, str]:
+    def _page(self, method: str, path: str) -> tuple[int, dict[str, str], str]:
         parts = path.strip("/").split("/")
+        if parts[0] == "checkout" and len(parts) in (2, 3):
+            return self._checkout_page(method, parts[1], parts[2] if len(parts) == 3 else None)
         with self._lock:
             obj = self._objects.get(parts[-1]) if len(parts) == 2 else None
             if method == "GET" and obj is not None:
-                if parts[0] == "checkout" and obj["object"] == "checkout.session":
-                    if obj["status"] == "open":
-                        total = _money(obj["amount_total"], obj["currency"])
-                        return HTTPStatus.OK, _html(
-                            "Stripe Checkout (fake)", f"Subscribe: {total}", obj["cancel_url"]
-                        )
-                    return HTTPStatus.NOT_FOUND, _html(
-                        "Stripe Checkout (fake)", "This session has ended.", None
-                    )
                 if parts[0] == "portal" and obj["object"] == "billing_portal.session":
-                    return HTTPStatus.OK, _html(
-                        "Billing portal (fake)", obj["customer"], obj["return_url"]
+                    return (
+                        HTTPStatus.OK,
+                        {},
+                        _html("Billing portal (fake)", obj["customer"], obj["return_url"]),
                     )
                 if parts[0] == "i" and obj["object"] == "invoice":
                     amount = _money(obj["amount_due"], obj["currency"])
-                    return HTTPStatus.OK, _html(
-                        f"Invoice {obj['number']} (fake)", f"{amount}: {obj['status']}", None
+                    return (
+                        HTTPStatus.OK,
+                        {},
+                        _html(
+                            f"Invoice {obj['number']} (fake)", f"{amount}: {obj['status']}", None
+                        ),
                     )
-        return HTTPStatus.NOT_FOUND, _html("Not found", path, None)
+        return HTTPStatus.NOT_FOUND, {}, _html("Not found", path, None)
+
+    def _checkout_page(
+        self, method: str, session_id: str, action: str | None
+    ) -> tuple[int, dict[str, str], str]:
+        """Checkout's hosted page: GET shows it; POST `pay` or `cancel` is the member's click.
+
+        Pay completes the session as `complete_checkout` does, sends the events to
+        `webhook_url` (signed), then sends the browser to `success_url` with
+        `{CHECKOUT_SESSION_ID}` filled in. Cancel goes back to `cancel_url` and
+        leaves the session open, as Stripe's back link does.
+        """
+        title = "Stripe Checkout (fake)"
+        with self._lock:
+            session = self._objects.get(session_id)
+            if session is None or session["object"] != "checkout.session":
+                return HTTPStatus.NOT_FOUND, {}, _html("Not found", f"/checkout/{session_id}", None)
+            if session["status"] != "open":
+                return HTTPStatus.NOT_FOUND, {}, _html(title, "This session has ended.", None)
+            if method == "GET" and action is None:
+                return HTTPStatus.OK, {}, self._checkout_html(session)
+            if method != "POST" or action not in ("pay", "cancel"):
+                return HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET"}, _html(title, "", None)
+            if action == "cancel":
+                if not session["cancel_url"]:
+                    return HTTPStatus.NOT_FOUND, {}, _html(title, "No way back was given.", None)
+                return HTTPStatus.SEE_OTHER, {"Location": session["cancel_url"]}, ""
+            events = self.complete_checkout(session_id)
+            success_url = session["success_url"]
+        # Outside the lock: the app, receiving the events, asks this fake about them.
+        self.deliver(events)
+        if not success_url:
+            return HTTPStatus.OK, {}, _html(title, "Paid.", None)
+        location = success_url.replace("{CHECKOUT_SESSION_ID}", session_id)
+        return HTTPStatus.SEE_OTHER, {"Location": location}, ""
+
+    def _checkout_html(self, session: Json) -> str:
+        lines = []
+        for item_id in self._children[session["id"]]:
+            item = self._objects[item_id]
+            recurring = self._objects[item["price"]]["recurring"]
+            every = (
+                f"every {recurring['interval_count']} {recurring['interval']}s"
+                if recurring["interval_count"] > 1
+                else f"a {recurring['interval']}"
+            )
+            amount = _money(item["amount_total"], item["currency"])
+            lines.append(f"<li>{html.escape(item['description'])}: {amount} {every}</li>")
+        total = _money(session["amount_total"], session["currency"])
+        base = f"/checkout/{session['id']}"
+        cancel = (
+            f'<form method="post" action="{base}/cancel">'
+            '<button type="submit">Cancel</button></form>'
+            if session["cancel_url"]
+            else ""
+        )
+        return _document(
+            "Stripe Checkout (fake)",
+            f"<ul>{''.join(lines)}</ul><p>Total due today: <strong>{total}</strong></p>"
+            f'<form method="post" action="{base}/pay"><button type="submit">Pay</button></form>'
+            f"{cancel}",
+        )
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font:1rem/1.5 sans-serif;margin:1rem;max-width:30rem}"
+        "button{min-height:44px;min-width:8rem;margin:0.5rem 0;font-size:1rem}</style></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+    )
 
 
 def _html(title: str, text: str, back: str | None) -> str:
     link = f'<p><a href="{html.escape(back)}">Back</a></p>' if back else ""
-    return (
-        f"<!doctype html><title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{link}"
-    )
+    return _document(title, f"<p>{html.escape(text)}</p>{link}")
 
 
 # --- HTTP -----------------------------------------------------------------------------
