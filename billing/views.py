@@ -19,6 +19,7 @@ from notifications.transport import TransportError
 logger = logging.getLogger("mensc.billing")
 NOT_CONFIGURED = "Online payments are not configured on this site yet."
 STRIPE_DOWN = "Payments are unavailable right now. Please try again in a few minutes."
+CHECKOUT_CANCELLED = "You left the payment page before paying: nothing was charged."
 
 
 def _overview(request: HttpRequest, form: ScholarshipForm, status: int = 200) -> HttpResponse:
@@ -28,6 +29,10 @@ def _overview(request: HttpRequest, form: ScholarshipForm, status: int = 200) ->
         "invoices": list(selectors.invoices_of(request.user)[:24]),
         "configured": stripe_gateway.is_configured(),
         "form": form,
+        # Stripe's Checkout sends a man who cancels back here (see `checkout`).
+        "checkout_cancelled": CHECKOUT_CANCELLED
+        if request.GET.get("checkout") == "cancelled"
+        else None,
     }
     return render(request, "billing/overview.html", context, status=status)
 
@@ -50,7 +55,7 @@ def checkout(request: HttpRequest, tier_id: int) -> HttpResponse:
             user=request.user,
             tier=tier,
             success_url=settings.SITE_URL + reverse("billing:success"),
-            cancel_url=settings.SITE_URL + reverse("billing:overview"),
+            cancel_url=settings.SITE_URL + reverse("billing:overview") + "?checkout=cancelled",
         )
     except TransportError as error:
         logger.warning("checkout failed: %s", error.message)

@@ -8,6 +8,7 @@ from djstripe.models import APIKey, Customer, Event
 from accounts.models import User
 from billing.models import DuesTier
 from billing.selectors import dues_status
+from billing.views import CHECKOUT_CANCELLED
 from notifications.models import Notification
 from tests.billing.conftest import deliver
 from tests.conftest import committed, signed_in
@@ -140,3 +141,20 @@ def test_the_facilitator_sees_lapsed_dues_as_a_word_only_and_nobody_is_removed(
     assert member.get_full_name() in page
     assert "15.00" not in page and "1500" not in page
     assert Membership.objects.get(user=member).status == "active"
+
+
+def test_leaving_checkout_comes_back_to_a_notice_that_nothing_was_charged(
+    member: User, tier: DuesTier, stripe_fake, settings
+) -> None:
+    checkout(member, tier, stripe_fake)
+    cancel_url = stripe_fake.requests_to("POST", "/v1/checkout/sessions")[-1]["params"][
+        "cancel_url"
+    ]
+    assert cancel_url == settings.SITE_URL + "/billing/?checkout=cancelled"
+
+    back = signed_in(member).get("/billing/?checkout=cancelled").content.decode()
+    plain = signed_in(member).get("/billing/").content.decode()
+
+    assert CHECKOUT_CANCELLED in back
+    assert CHECKOUT_CANCELLED not in plain
+    assert dues_status(member).word == "none"
