@@ -2106,6 +2106,8 @@ def _document(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # No favicon request (and no 404 in the browser's console) for a stand-in.
+        '<link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title>"
         "<style>body{font:1rem/1.5 sans-serif;margin:1rem;max-width:30rem}"
         "button{min-height:44px;min-width:8rem;margin:0.5rem 0;font-size:1rem}</style></head>"
