@@ -245,3 +245,10 @@ def test_every_dues_page_fits_a_360_px_phone(small_phone: Journey, dues: Dues) -
     journey.goto("/billing/")
     check(journey, "dues page, active, with history")
     expect(page.locator(".dues-history")).to_contain_text("USD 40.00")
+
+    page.get_by_label("I ask for").select_option(label="Reduced dues")
+    page.get_by_label("Why (only treasurers read this)").fill("Work is slow this winter.")
+    page.get_by_role("button", name="Ask a treasurer").click()
+    expect(page.get_by_role("status").first).to_contain_text("A treasurer will answer you")
+    check(journey, "scholarship asked")
+    assert dues.member.scholarships.get().kind == "reduced"
