@@ -122,8 +122,11 @@ def sign_in_to_dues(journey: Journey, member: User) -> Page:
     return page
 
 
-def to_hosted_checkout(journey: Journey, dues: Dues, tier: str) -> Page:
-    """Choose a tier; the browser lands on the fake's Checkout page (not ours: no check)."""
+def to_hosted_checkout(journey: Journey, dues: Dues, tier: str) -> str:
+    """Choose a tier; the browser lands on the fake's Checkout page (not ours: no check).
+
+    Returns the Checkout Session's id.
+    """
     page = journey.page
     cents = dues.tiers[tier].amount_cents
     page.get_by_role("button", name=f"Pay USD {cents / 100:.2f} a month").click()
@@ -131,7 +134,7 @@ def to_hosted_checkout(journey: Journey, dues: Dues, tier: str) -> Page:
     expect(page.get_by_role("heading", name="Stripe Checkout (fake)")).to_be_visible()
     slug = re.sub(r"[^a-z0-9]+", "-", tier.lower())
     page.screenshot(path=str(journey.folder / f"stripe-checkout-{slug}.png"))
-    return page
+    return page.url.rsplit("/", 1)[1]
 
 
 def test_a_member_pays_his_dues_on_the_hosted_page_and_sees_them_active(
@@ -178,7 +181,7 @@ def test_cancel_on_the_hosted_page_brings_him_back_with_nothing_charged(
 ) -> None:
     page = sign_in_to_dues(journey, dues.member)
 
-    to_hosted_checkout(journey, dues, "Low income")
+    session_id = to_hosted_checkout(journey, dues, "Low income")
     expect(page.get_by_text("Total due today: $5.00")).to_be_visible()
     page.get_by_role("button", name="Cancel", exact=True).click()
 
@@ -190,6 +193,7 @@ def test_cancel_on_the_hosted_page_brings_him_back_with_nothing_charged(
     expect(page.locator(".dues-status")).to_have_text("None")
     expect(page.get_by_role("button", name="Pay USD 5.00 a month")).to_be_visible()
 
+    assert dues.stripe.get(session_id)["status"] == "open"  # he may still come back to it
     assert dues.stripe.events_of("checkout.session.completed") == []
     assert dues.stripe.events_of("invoice.paid") == []
     assert dues.stripe.deliveries == []
