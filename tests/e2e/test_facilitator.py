@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def running_circle() -> tuple[Circle, User]:
-    """A circle with a facilitator, three members, a man waiting, and some history.
+    """A circle with a facilitator, three members, two men asking, and some history.
 
     Drew Drifter said yes and stayed away from the last two meetings: he is
     drifting. The meeting of two days ago has no attendance taken yet.
@@ -54,6 +54,10 @@ def running_circle() -> tuple[Circle, User]:
     make_meeting(circle, in_days=-2)  # attendance still to take
     noah = make_verified("noah@example.com", full_name="Noah Newcomer")
     services.membership_request(circle=circle, user=noah, agreement_version=1)
+    # Walt asked five days ago and is still waiting for an answer.
+    walt = make_verified("walt@example.com", full_name="Walt Waiting")
+    asked = services.membership_request(circle=circle, user=walt, agreement_version=1)
+    Membership.objects.filter(pk=asked.pk).update(requested_at=timezone.now() - timedelta(days=5))
     return circle, facilitator
 
 
@@ -203,6 +207,9 @@ def test_a_facilitator_runs_his_circle_from_the_admin(journey: Journey) -> None:
     drifting = page.locator(f"#circle-{circle.pk} ul.drifting")
     expect(drifting).to_contain_text("Drew Drifter: 3 unexcused absences")
     expect(drifting).not_to_contain_text("Ben Member")
+    waiting = page.locator(f"#circle-{circle.pk} ul.waiting")
+    expect(waiting).to_contain_text("Walt Waiting: asked 5")
+    expect(waiting).not_to_contain_text("Noah Newcomer")  # approved above
 
 
 def assert_tools_clear_of_heading(page: Page) -> None:
