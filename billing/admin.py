@@ -6,6 +6,7 @@ facilitators see a member's dues status word, never amounts or reasons.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from uuid import uuid4
 
@@ -110,12 +111,17 @@ class DuesTierForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors or cleaned.get("stripe_price_id"):
             return cleaned
+        wanted = {
+            "name": cleaned["name"],
+            "amount_cents": cleaned["amount_cents"],
+            "currency": cleaned["currency"].lower(),
+        }
+        # The same form sent twice is one price; corrected and sent again, a new one
+        # (Stripe refuses a key used before with other parameters).
+        what = hashlib.sha256(repr(sorted(wanted.items())).encode()).hexdigest()[:16]
         try:
             price = stripe_gateway.price_create(
-                name=cleaned["name"],
-                amount_cents=cleaned["amount_cents"],
-                currency=cleaned["currency"].lower(),
-                idempotency_key=f"dues-tier-{cleaned.get('key') or uuid4().hex}",
+                **wanted, idempotency_key=f"dues-tier-{cleaned.get('key') or uuid4().hex}-{what}"
             )
         except TransportError as error:
             raise forms.ValidationError(
@@ -224,7 +230,7 @@ class CheckedAutocompleteSelect(AutocompleteSelect):
     def media(self) -> forms.Media:
         return super().media + forms.Media(js=["js/admin-autocomplete.js"])
 
-    # Treasurers' own search (OfflinePaymentAdmin.member_search), not the
+    # Treasurers' own search (TreasurerMemberSearch), not the
     # admin's: that one asks for the right to view every user's account.
     url_name = "%s:billing_offlinepayment_member_search"
 

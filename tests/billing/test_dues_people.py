@@ -289,6 +289,26 @@ def test_a_tier_without_a_price_id_makes_its_monthly_price_in_stripe(
     assert DuesTier.objects.count() == 1
 
 
+def test_a_tier_form_corrected_and_sent_again_makes_the_corrected_price(
+    treasurer: User, stripe_fake
+) -> None:
+    admin = signed_in(treasurer)
+    form = {
+        "name": "Supporter",
+        "amount_cents": 4000,
+        "currency": "usd",
+        "order": 2,
+        "key": "cd" * 16,
+    }
+    admin.post("/admin/billing/duestier/add/", form)
+
+    again = admin.post("/admin/billing/duestier/add/", {**form, "amount_cents": 4500})
+
+    assert again.status_code == 302
+    amounts = [stripe_fake.get(t.stripe_price_id)["unit_amount"] for t in DuesTier.objects.all()]
+    assert sorted(amounts) == [4000, 4500]
+
+
 def test_without_stripe_a_tier_needs_a_price_id(treasurer: User, settings) -> None:
     settings.STRIPE_SECRET_KEY = ""
     form = {"name": "Supporter", "amount_cents": 4000, "currency": "usd", "order": 2}
