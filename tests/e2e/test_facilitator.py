@@ -224,3 +224,40 @@ def assert_tools_clear_of_heading(page: Page) -> None:
         tools["y"], heading["y"]
     )
     assert overlap_x <= 0 or overlap_y <= 0, f"object tools {tools} cover the heading {heading}"
+
+
+def test_a_newcomer_signs_in_as_the_demo_facilitator_with_what_the_demo_prints(
+    journey: Journey, settings
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from demo.management.commands.seed_demo import DEMO_FACILITATOR, DEMO_PASSWORD
+
+    settings.DEBUG = True  # seed_demo's condition; the pages are the same
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    key = re.search(r"Demo key for all staff: ([A-Z2-7]+)", out.getvalue()).group(1)
+
+    page = journey.goto("/admin/")
+    page.get_by_label("Email").fill(DEMO_FACILITATOR)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").fill(totp_code(bytes_from_base32(key).hex()))
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+    # Every facilitator page has something to show.
+    page.goto(journey.site + "/admin/circles/circle/at-risk/")
+    journey.check("demo at risk")
+    expect(page.locator("ul.drifting")).to_contain_text("Ben Carter")
+    expect(page.locator("ul.waiting")).to_contain_text("Noah Bennett")
+    page.goto(journey.site + "/admin/circles/membership/?status__exact=waitlisted")
+    journey.check("demo waitlist")
+    expect(page.get_by_role("row").filter(has_text="Ravi Shah")).to_have_count(1)
+    circle = Circle.objects.get(slug="mission-tuesday")
+    page.goto(journey.site + f"/admin/circles/circle/{circle.pk}/change/")
+    journey.check("demo circle page")
+    assert_tools_clear_of_heading(page)
+    expect(page.get_by_role("img", name=re.compile("Members present"))).to_be_visible()
