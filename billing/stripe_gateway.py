@@ -68,6 +68,27 @@ def price_sync(price_id: str) -> Price:
     return Price.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
 
 
+def price_create(*, name: str, amount_cents: int, currency: str, idempotency_key: str) -> Price:
+    """A new monthly Price (and its Product) in Stripe, synced into dj-stripe's tables.
+
+    `idempotency_key` makes a form sent twice one price, not two.
+    """
+    try:
+        data = stripe.Price.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            idempotency_key=idempotency_key,
+            unit_amount=amount_cents,
+            currency=currency,
+            recurring={"interval": "month"},
+            nickname=name,
+            product_data={"name": f"Dues: {name}"},
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return Price.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+
+
 def customer_for(user: User) -> Customer:
     """The member's Stripe customer (dj-stripe), created on first use."""
     try:

@@ -313,8 +313,12 @@ class CircleAdmin(CircleScopedAdmin):
         obj: Circle | None = None,
     ) -> HttpResponse:
         if obj is not None:
+            points = admin_views.attendance_points(obj)
             # Built from escaped parts only (see admin_views.attendance_chart_svg).
-            context["attendance_chart"] = mark_safe(admin_views.attendance_chart_svg(obj))  # noqa: S308
+            chart = admin_views.attendance_chart_svg(obj, points)
+            context["attendance_chart"] = mark_safe(chart)  # noqa: S308
+            context["attendance_points"] = points
+            context["attendance_summary"] = admin_views.attendance_summary(obj, points)
             if request.user.has_perm("circles.add_agreement"):
                 context["publish_agreement_url"] = (
                     reverse("admin:circles_agreement_add") + f"?circle={obj.pk}"
@@ -483,6 +487,7 @@ class AttendanceInline(admin.TabularInline):
     """One row per member (prefilled when the meeting's page opens); mark who was there."""
 
     model = Attendance
+    formset = admin_views.AttendanceFormSet
     fields = ("user", "status")
     extra = 0
     verbose_name_plural = "attendance"

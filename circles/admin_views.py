@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -18,6 +18,7 @@ from django import forms
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import escape
@@ -53,12 +54,45 @@ class MeetingAdminForm(forms.ModelForm):
         model = Meeting
         fields = ("circle", "starts_at", "ends_at", "status", "note", "leader")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The admin's date and time boxes have plain text beside them, no
+        # <label>: a screen reader would announce two unnamed boxes.
+        for name in ("starts_at", "ends_at"):
+            parts = getattr(self.fields[name].widget, "widgets", ())
+            for part, what in zip(parts, ("date", "time"), strict=False):
+                part.attrs["aria-label"] = f"{self.fields[name].label}: {what}"
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         circle, leader = cleaned.get("circle"), cleaned.get("leader")
         if circle and leader and not circle.memberships.active().filter(user=leader).exists():
             self.add_error("leader", "Choose an active member of this circle.")
         return cleaned
+
+
+class AttendanceFormSet(BaseInlineFormSet):
+    """The meeting page's attendance rows, each control named for its row.
+
+    A tabular inline shows its labels as column headings, which a screen
+    reader does not tie to the controls: each gets an aria-label instead.
+    """
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        user = form.instance.user if form.instance.user_id else None
+        whose = f" of {user.get_full_name()}" if user else ""
+        labels = {
+            "user": "Member",
+            "status": f"Attendance{whose}",
+            "DELETE": f"Delete the attendance row{whose}",
+        }
+        for name, label in labels.items():
+            if name in form.fields:
+                widget = form.fields[name].widget
+                # The admin wraps a foreign key's <select> (RelatedFieldWidgetWrapper),
+                # whose own attrs are shared between the rows: label the inner one.
+                getattr(widget, "widget", widget).attrs["aria-label"] = label
 
 
 # Private from everyone else, not from him (circles.exports).
@@ -298,15 +332,20 @@ def attendance_csv(circle: Circle) -> HttpResponse:
 
 # --- Attendance chart -------------------------------------------------------------------
 
-BAR, GAP, PLOT_HEIGHT, TOP, BOTTOM, LEFT = 20, 8, 100, 24, 20, 8
+# Geometry (user units): a slot per meeting, the y scale's labels on the left,
+# two lines of date (day, month) under each bar.
+SLOT, BAR, PLOT_HEIGHT, TOP, BOTTOM, LEFT, RIGHT = 32, 20, 120, 24, 36, 40, 8
+MAX_TICKS = 5
 
 
-def attendance_chart_svg(circle: Circle) -> str:
-    """Bars of how many were present at each of the last CHART_MEETINGS meetings.
+@dataclass(frozen=True)
+class ChartPoint:
+    day: date
+    present: int
 
-    Plain SVG built on the server, every text escaped, a <title> per bar for
-    screen readers and tooltips. One query.
-    """
+
+def attendance_points(circle: Circle) -> list[ChartPoint]:
+    """Members present at each of the last CHART_MEETINGS meetings, oldest first. One query."""
     meetings = list(
         held_or_past(circle.meetings.all())
         .annotate(
@@ -314,35 +353,94 @@ def attendance_chart_svg(circle: Circle) -> str:
         )
         .order_by("-starts_at")[:CHART_MEETINGS]
     )
-    meetings.reverse()
-    top = max([circle.capacity, *(m.present for m in meetings)])
-    width = LEFT * 2 + max(len(meetings), 1) * (BAR + GAP)
+    zone = circle.zone
+    return [
+        ChartPoint(timezone.localtime(m.starts_at, zone).date(), m.present)
+        for m in reversed(meetings)
+    ]
+
+
+def chart_ticks(top: int) -> list[int]:
+    """Round values from 0 to at least `top`, at most MAX_TICKS + 1 of them."""
+    steps = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+    step = next((s for s in steps if -(-top // s) <= MAX_TICKS), 10 ** len(str(top)))
+    return list(range(0, -(-max(top, 1) // step) * step + 1, step))
+
+
+def attendance_summary(circle: Circle, points: list[ChartPoint]) -> str:
+    """The chart in one sentence, for screen readers (its <desc>) and anyone without it."""
+    if not points:
+        return "No meetings held yet."
+    fewest = min(points, key=lambda p: p.present)
+    most = max(points, key=lambda p: p.present)
+    average = sum(p.present for p in points) / len(points)
+    return (
+        f"From {points[0].day:%d %b %Y} to {points[-1].day:%d %b %Y}, "
+        f"{average:.1f} of {circle.capacity} present on average; "
+        f"fewest {fewest.present} on {fewest.day:%d %b %Y}, "
+        f"most {most.present} on {most.day:%d %b %Y}."
+    )
+
+
+def attendance_chart_svg(circle: Circle, points: list[ChartPoint] | None = None) -> str:
+    """Bars of how many were present at each of the last CHART_MEETINGS meetings.
+
+    Plain SVG built on the server, every text escaped: the meeting dates along
+    the x axis, a labelled y scale with grid lines, and a text alternative
+    (role="img" named by its <title>, described by its <desc>; a <title> per
+    bar for tooltips). One query when `points` is not given.
+    """
+    points = attendance_points(circle) if points is None else points
+    ticks = chart_ticks(max([circle.capacity, *(p.present for p in points)]))
+    scale_top = ticks[-1]
+    width = LEFT + max(len(points), 1) * SLOT + RIGHT
     height = TOP + PLOT_HEIGHT + BOTTOM
-    title_id = f"attendance-chart-{circle.pk}"
-    title = f"Members present at the last {len(meetings)} meetings of {circle.name}"
+    base = TOP + PLOT_HEIGHT
+    title_id, desc_id = f"attendance-chart-{circle.pk}", f"attendance-chart-{circle.pk}-desc"
+    title = f"Members present at the last {len(points)} meetings of {circle.name}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="attendance-chart" role="img" '
-        f'aria-labelledby="{title_id}" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">',
+        f'aria-labelledby="{title_id}" aria-describedby="{desc_id}" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="12">',
         f'<title id="{title_id}">{escape(title)}</title>',
-        f'<line x1="{LEFT}" y1="{TOP + PLOT_HEIGHT}" x2="{width - LEFT}" '
-        f'y2="{TOP + PLOT_HEIGHT}" stroke="#888" stroke-width="1"/>',
+        f'<desc id="{desc_id}">{escape(attendance_summary(circle, points))}</desc>',
+        f'<text class="axis-title" x="0" y="{TOP - 10}" aria-hidden="true">Present</text>',
     ]
-    if not meetings:
-        parts.append(f'<text x="{LEFT}" y="{TOP + PLOT_HEIGHT // 2}">No meetings yet.</text>')
-    for index, meeting in enumerate(meetings):
-        day = timezone.localtime(meeting.starts_at, circle.zone).date()
-        bar_height = round(PLOT_HEIGHT * meeting.present / top)
-        x = LEFT + index * (BAR + GAP) + GAP // 2
-        y = TOP + PLOT_HEIGHT - bar_height
-        label = f"{day:%a %d %b %Y}: {meeting.present} of {circle.capacity} present"
+    for tick in ticks:
+        y = base - round(PLOT_HEIGHT * tick / scale_top)
         parts.append(
-            f'<rect class="bar" x="{x}" y="{y}" width="{BAR}" height="{bar_height}" '
-            f'fill="#417690"><title>{escape(label)}</title></rect>'
+            f'<line class="grid" x1="{LEFT}" y1="{y}" x2="{width - RIGHT}" y2="{y}" '
+            f'stroke="#ccc" stroke-width="1"/>'
         )
         parts.append(
-            f'<text x="{x + BAR // 2}" y="{y - 4}" font-size="10" text-anchor="middle" '
-            f'aria-hidden="true">{meeting.present}</text>'
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4}" text-anchor="end" '
+            f'aria-hidden="true">{tick}</text>'
+        )
+    parts += [
+        f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" '
+        f'stroke="#666" stroke-width="1"/>',
+        f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{width - RIGHT}" y2="{base}" '
+        f'stroke="#666" stroke-width="1"/>',
+    ]
+    if not points:
+        parts.append(
+            f'<text x="{LEFT + 8}" y="{TOP + PLOT_HEIGHT // 2}" aria-hidden="true">'
+            "No meetings yet.</text>"
+        )
+    for index, point in enumerate(points):
+        bar_height = round(PLOT_HEIGHT * point.present / scale_top)
+        x = LEFT + index * SLOT + (SLOT - BAR) // 2
+        middle = x + BAR // 2
+        label = f"{point.day:%a %d %b %Y}: {point.present} of {circle.capacity} present"
+        parts.append(
+            f'<rect class="bar" x="{x}" y="{base - bar_height}" width="{BAR}" '
+            f'height="{bar_height}" fill="#417690"><title>{escape(label)}</title></rect>'
+        )
+        parts.append(
+            f'<text class="date" x="{middle}" y="{base + 14}" text-anchor="middle" '
+            f'aria-hidden="true"><tspan x="{middle}">{point.day.day}</tspan>'
+            f'<tspan x="{middle}" dy="13">{point.day:%b}</tspan></text>'
         )
     parts.append("</svg>")
     return "".join(parts)

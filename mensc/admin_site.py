@@ -41,6 +41,10 @@ Check = Callable[..., None]
 
 
 class AdminSite(admin.AdminSite):
+    site_header = "Men's Circle admin"
+    site_title = "Men's Circle admin"
+    index_title = "Run your circles"
+
     def get_urls(self) -> list[URLPattern | URLResolver]:
         urls = super().get_urls()
         by_prefix = {

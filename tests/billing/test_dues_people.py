@@ -261,6 +261,83 @@ def test_a_treasurer_adds_a_tier_for_a_real_recurring_stripe_price(
     assert Price.objects.filter(id=price["id"]).exists()  # synced through dj-stripe
 
 
+def test_a_tier_without_a_price_id_makes_its_monthly_price_in_stripe(
+    treasurer: User, stripe_fake
+) -> None:
+    from djstripe.models import Price
+
+    admin = signed_in(treasurer)
+    form = {"name": "Supporter", "amount_cents": 4000, "currency": "usd", "order": 2}
+    key = "ab" * 16
+
+    first = admin.post("/admin/billing/duestier/add/", {**form, "key": key})
+    # The same form sent again: Stripe answers with the same price, no second tier.
+    again = admin.post("/admin/billing/duestier/add/", {**form, "key": key})
+
+    assert first.status_code == 302
+    tier = DuesTier.objects.get()
+    made = stripe_fake.get(tier.stripe_price_id)
+    assert (made["unit_amount"], made["currency"], made["recurring"]["interval"]) == (
+        4000,
+        "usd",
+        "month",
+    )
+    assert stripe_fake.get(made["product"])["name"] == "Dues: Supporter"
+    assert len(stripe_fake.events_of("price.created")) == 1
+    assert Price.objects.filter(id=tier.stripe_price_id).exists()
+    assert again.status_code == 200
+    assert DuesTier.objects.count() == 1
+
+
+def test_a_tier_form_corrected_and_sent_again_makes_the_corrected_price(
+    treasurer: User, stripe_fake
+) -> None:
+    admin = signed_in(treasurer)
+    form = {
+        "name": "Supporter",
+        "amount_cents": 4000,
+        "currency": "usd",
+        "order": 2,
+        "key": "cd" * 16,
+    }
+    admin.post("/admin/billing/duestier/add/", form)
+
+    again = admin.post("/admin/billing/duestier/add/", {**form, "amount_cents": 4500})
+
+    assert again.status_code == 302
+    amounts = [stripe_fake.get(t.stripe_price_id)["unit_amount"] for t in DuesTier.objects.all()]
+    assert sorted(amounts) == [4000, 4500]
+
+
+def test_without_stripe_a_tier_needs_a_price_id(treasurer: User, settings) -> None:
+    settings.STRIPE_SECRET_KEY = ""
+    form = {"name": "Supporter", "amount_cents": 4000, "currency": "usd", "order": 2}
+
+    response = signed_in(treasurer).post("/admin/billing/duestier/add/", form)
+
+    assert response.status_code == 200
+    assert "Stripe is not set up on this site" in response.content.decode()
+    assert not DuesTier.objects.exists()
+
+
+SEARCH = (
+    "/admin/billing/offlinepayment/member-search/"
+    "?app_label=billing&model_name=offlinepayment&field_name=user&term=Bob"
+)
+
+
+def test_treasurers_find_a_member_for_a_payment_and_nobody_else_does(
+    treasurer: User, member: User, staff: User
+) -> None:
+    found = signed_in(treasurer).get(SEARCH)
+    other_field = signed_in(treasurer).get(SEARCH.replace("field_name=user", "field_name=note"))
+
+    assert found.status_code == 200
+    assert [r["id"] for r in found.json()["results"]] == [str(member.pk)]
+    assert other_field.status_code == 403
+    assert signed_in(staff).get(SEARCH).status_code == 403
+
+
 # --- One request waiting, held by the database ------------------------------------------
 
 

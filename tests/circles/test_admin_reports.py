@@ -191,6 +191,64 @@ def test_attendance_chart_is_well_formed_svg_with_a_bar_per_recent_meeting(
     assert int(bars[-1].get("height")) > 0 and int(bars[0].get("height")) == 0
 
 
+def test_attendance_chart_has_dates_a_labelled_scale_and_a_text_alternative(
+    world: World, al: Client
+) -> None:
+    circle = world.a.circle  # capacity 10
+    meetings = past_meetings(circle, 3)
+    for meeting in meetings[1:]:
+        Attendance.objects.create(meeting=meeting, user=world.a.facilitator, status=PRESENT)
+    days = [
+        timezone.localtime(m.starts_at, circle.zone).date()
+        for m in [
+            *meetings,
+            *Meeting.objects.filter(circle=circle, starts_at__gt=meetings[-1].starts_at),
+        ]
+    ]
+
+    response = al.get(f"/admin/circles/circle/{circle.pk}/attendance.svg")
+
+    root = parse_svg(response.content)
+    assert root.get("role") == "img"
+    title = root.find(f"{SVG}title")
+    assert title.get("id") == root.get("aria-labelledby")
+    assert title.text.startswith("Members present at the last 4 meetings")
+    desc = root.find(f"{SVG}desc")
+    assert desc.get("id") == root.get("aria-describedby")
+    assert f"From {days[0]:%d %b %Y} to {days[-1]:%d %b %Y}" in desc.text
+    assert "of 10 present on average" in desc.text
+    # Dates along the x axis: day and month under each bar, oldest first.
+    dates = [
+        [span.text for span in text.iter(f"{SVG}tspan")]
+        for text in root.iter(f"{SVG}text")
+        if text.get("class") == "date"
+    ]
+    assert dates == [[str(day.day), f"{day:%b}"] for day in days]
+    # A y scale: round ticks, labelled, from 0 up to the circle's seats, bottom to top.
+    ticks = [t for t in root.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert [t.text for t in ticks] == ["0", "2", "4", "6", "8", "10"]
+    heights = [float(t.get("y")) for t in ticks]
+    assert heights == sorted(heights, reverse=True)
+    assert len([g for g in root.iter(f"{SVG}line") if g.get("class") == "grid"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (0, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (8, [0, 2, 4, 6, 8]),
+        (10, [0, 2, 4, 6, 8, 10]),
+        (12, [0, 5, 10, 15]),
+        (40, [0, 10, 20, 30, 40]),
+    ],
+)
+def test_the_chart_scale_has_few_round_ticks(top: int, ticks: list[int]) -> None:
+    from circles.admin_views import chart_ticks
+
+    assert chart_ticks(top) == ticks
+
+
 def test_a_circle_with_no_meetings_gets_an_empty_chart(al: Client, world: World) -> None:
     Meeting.objects.filter(circle=world.a.circle).delete()
 
@@ -206,6 +264,9 @@ def test_the_circle_page_shows_the_chart_and_its_links(world: World, al: Client)
     page = al.get(f"/admin/circles/circle/{circle.pk}/change/").content.decode()
 
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="attendance-chart"' in page
+    # The chart's text alternative, visible: a summary and the numbers as a table.
+    assert 'class="attendance-summary">From ' in page
+    assert '<table class="attendance-data">' in page
     assert f"/admin/circles/circle/{circle.pk}/attendance.csv" in page
     assert f"/admin/circles/agreement/add/?circle={circle.pk}" in page
 

@@ -174,3 +174,70 @@ def test_seeding_sends_no_messages(settings) -> None:
     assert mail.outbox == []
     assert sms.outbox == []
     assert not Notification.objects.exists()
+
+
+# --- Something for every facilitator page, and a way in ---------------------------------
+
+
+def test_the_demo_facilitator_has_a_drifting_member_a_waiting_request_and_a_waitlist(
+    debug: None,
+) -> None:
+    from circles.admin_views import at_risk
+
+    seed()
+
+    circle = Circle.objects.get(memberships__user__email=DEMO_FACILITATOR)
+    (report,) = at_risk(Circle.objects.filter(pk=circle.pk))
+    assert "ben.carter@example.com" in [m.user.email for m in report.drifting]
+    assert [m.user.email for m in report.waiting] == ["noah.bennett@example.com"]
+    waitlist = circle.memberships.waitlist().values_list("user__email", flat=True)
+    assert list(waitlist) == ["ravi.shah@example.com"]
+
+
+def printed_code(output: str) -> str:
+    """What a newcomer's authenticator app shows for the key seed_demo printed."""
+    import re
+    from base64 import b32decode
+
+    from tests.conftest import totp_code
+
+    key = re.search(r"Demo key for all staff: ([A-Z2-7]+)", output).group(1)
+    return totp_code(b32decode(key + "=" * (-len(key) % 8)).hex())
+
+
+def sign_in_with_code(email: str, code: str) -> Client:
+    client = Client()
+    response = client.post("/accounts/login/", {"username": email, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    response = client.post("/accounts/two-factor/verify/", {"code": code, "next": "/admin/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    return client
+
+
+def test_a_demo_facilitator_signs_in_to_the_admin_with_what_is_printed(debug: None) -> None:
+    output = seed()
+
+    client = sign_in_with_code(DEMO_FACILITATOR, printed_code(output))
+
+    assert client.get("/admin/").status_code == 200
+    at_risk_page = client.get("/admin/circles/circle/at-risk/").content.decode()
+    assert "Ben Carter" in at_risk_page and "Noah Bennett" in at_risk_page
+    assert "manage.py demo_code" in output
+
+
+def test_demo_code_prints_the_code_that_signs_demo_staff_in(debug: None) -> None:
+    seed()
+    out = StringIO()
+
+    call_command("demo_code", stdout=out, stderr=StringIO())
+
+    client = sign_in_with_code(DEMO_ADMIN, out.getvalue().strip())
+    assert client.get("/admin/").status_code == 200
+
+
+def test_demo_code_refuses_with_debug_off(settings) -> None:
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo_code", stdout=StringIO())

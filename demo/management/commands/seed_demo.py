@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 import zoneinfo
+from base64 import b32encode
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.canonical import email_key
-from accounts.models import Credential, User
+from accounts.models import Credential, TOTPDevice, User
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
 from circles.scheduling import DEFAULT_WEEKS, schedule_circle
@@ -44,6 +46,14 @@ DEMO_PHONES = {
     "andre.jackson@example.com": "+13125550188",
 }
 HISTORY_WEEKS = 8
+# Staff sign in with a second factor. The demo's authenticator key is published
+# like its password (seed_demo runs only with DEBUG on): a newcomer adds it to
+# an authenticator app, or asks `manage.py demo_code` for the current code.
+DEMO_TOTP_KEY = b"mens-circle-demo-key".hex()
+# A demo request has waited this long: the at-risk page shows it.
+REQUEST_AGE = timedelta(days=5)
+# The drifting man's unexcused absences, the last meetings in a row.
+DRIFTING_MISSES = 3
 
 AGREEMENTS = """\
 Confidentiality: what is said in the circle stays in the circle. We share our own \
@@ -62,7 +72,10 @@ class CircleSpec:
     fields: dict[str, Any]
     facilitator: tuple[str, str]
     members: list[tuple[str, str]]
+    # Asking to join, in order: once the seats are held, the rest wait on the waitlist.
     pending: list[tuple[str, str]] = field(default_factory=list)
+    # A member who said yes and stayed away from the last meetings: drifting.
+    drifting: str | None = None
 
 
 CIRCLES = [
@@ -80,7 +93,8 @@ CIRCLES = [
             "public_area": "Mission District, San Francisco",
             "private_address": "Friends Meeting House, 65 Ninth Street, San Francisco\n"
             "Side door, upstairs room",
-            "capacity": 10,
+            # Seven men and one request hold the eight seats: the next man waits.
+            "capacity": 8,
             "status": Circle.Status.OPEN,
         },
         facilitator=(DEMO_FACILITATOR, "Marcus Reyes"),
@@ -92,7 +106,11 @@ CIRCLES = [
             ("tom.nguyen@example.com", "Tom Nguyen"),
             ("ben.carter@example.com", "Ben Carter"),
         ],
-        pending=[("noah.bennett@example.com", "Noah Bennett")],
+        pending=[
+            ("noah.bennett@example.com", "Noah Bennett"),
+            ("ravi.shah@example.com", "Ravi Shah"),
+        ],
+        drifting="ben.carter@example.com",
     ),
     CircleSpec(
         slug="london-online",
@@ -207,9 +225,15 @@ class Command(BaseCommand):
         self.stdout.write(f"  {DEMO_ADMIN:<28} staff + superuser, /admin/")
         self.stdout.write(f"  {DEMO_FACILITATOR:<28} facilitator of {CIRCLES[0].name}, /admin/")
         self.stdout.write(f"  {DEMO_MEMBER:<28} member of {CIRCLES[0].name}, /dashboard/")
+        self.stdout.write(
+            "Staff also enter a code from an authenticator app (two-factor sign-in).\n"
+            f"  Demo key for all staff: {demo_totp_base32()} (add it to the app by hand),\n"
+            "  or print the current code: .venv/bin/python manage.py demo_code"
+        )
 
     def seed(self) -> tuple[int, int, int]:
         users, accounts = ensure_users()
+        ensure_authenticators(u for u in users.values() if u.is_staff or u.is_superuser)
         group, _ = Group.objects.get_or_create(name=FACILITATORS_GROUP)
         group.user_set.add(*(users[spec.facilitator[0]] for spec in CIRCLES))
         circles = meetings = 0
@@ -226,7 +250,8 @@ class Command(BaseCommand):
             circles += created
             ensure_members(circle, spec, users)
             if created:
-                meetings += seed_history(circle)
+                drifting = users[spec.drifting] if spec.drifting else None
+                meetings += seed_history(circle, drifting=drifting)
             meetings += schedule_circle(circle, weeks=DEFAULT_WEEKS)
             if created:
                 seed_upcoming(circle)
@@ -286,6 +311,23 @@ def ensure_users() -> tuple[dict[str, User], int]:
     return {**existing, **{user.email: user for user in new}}, len(new)
 
 
+def demo_totp_base32() -> str:
+    """The demo key as authenticator apps take it typed in."""
+    return b32encode(bytes.fromhex(DEMO_TOTP_KEY)).decode().rstrip("=")
+
+
+def ensure_authenticators(staff: Iterable[User]) -> None:
+    """Demo staff have two-factor on, with the published demo key.
+
+    A staff account that set up its own authenticator keeps it.
+    """
+    now = timezone.now()
+    for user in staff:
+        TOTPDevice.objects.get_or_create(
+            user_id=user.pk, defaults={"key": DEMO_TOTP_KEY, "confirmed_at": now}
+        )
+
+
 def _weekday_before(spec: CircleSpec, *, weeks: int) -> date:
     """The circle's weekday, about `weeks` weeks before today (its local today)."""
     zone = zoneinfo.ZoneInfo(spec.fields["time_zone"])
@@ -324,13 +366,19 @@ def ensure_members(circle: Circle, spec: CircleSpec, users: dict[str, User]) -> 
         user = users[email]
         if not Membership.objects.filter(circle=circle, user=user).exists():
             # Through the service, so a full circle puts him on the waitlist.
-            services.membership_request(
+            asked = services.membership_request(
                 circle=circle, user=user, agreement_version=agreement.version
             )
+            # Asked some days ago: long enough for the at-risk page to list him.
+            Membership.objects.filter(pk=asked.pk).update(requested_at=now - REQUEST_AGE)
 
 
-def seed_history(circle: Circle) -> int:
-    """The last weeks' meetings, held, with RSVPs and attendance; returns how many."""
+def seed_history(circle: Circle, *, drifting: User | None = None) -> int:
+    """The last weeks' meetings, held, with RSVPs and attendance; returns how many.
+
+    `drifting` said yes to each of the last few and never came: the at-risk
+    page lists him.
+    """
     rng = random.Random(circle.slug)  # noqa: S311  (demo data, not security)
     today = timezone.localdate(timezone=circle.zone)
     created = schedule_circle(
@@ -365,6 +413,12 @@ def seed_history(circle: Circle) -> int:
         services.attendance_prefill(meeting=meeting)
         Attendance.objects.filter(meeting=meeting, user_id__in=present[meeting.pk]).update(
             status=Attendance.Status.PRESENT
+        )
+    if drifting is not None:
+        recent = sorted(past, key=lambda m: m.starts_at)[-DRIFTING_MISSES:]
+        RSVP.objects.filter(meeting__in=recent, user=drifting).update(response=RSVP.Response.YES)
+        Attendance.objects.filter(meeting__in=recent, user=drifting).update(
+            status=Attendance.Status.UNEXCUSED
         )
     return created
 
