@@ -54,3 +54,17 @@ def too_small(page: Page, selector: str) -> list[str]:
             .map(([e, box]) => `${e.outerHTML.slice(0, 80)}: ${box.width}x${box.height}`)""",
         [selector, TAP],
     )
+
+
+def pressed_looks_different(page: Page, meeting_pk: int) -> None:
+    """The pressed RSVP answer is filled, the other not: plain to the eye too."""
+    looks = """pk => [true, false].map(pressed => getComputedStyle(
+        document.querySelector(`#rsvp-${pk} [aria-pressed=${pressed}]`)).backgroundColor)"""
+    # Colours settle after htmx's swap and the buttons' transition. Polled from
+    # here: wait_for_function never returns on a page without JavaScript.
+    for _ in range(30):
+        pressed, other = page.evaluate(looks, meeting_pk)
+        if pressed != other and other == "rgba(0, 0, 0, 0)":
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"pressed {pressed}, not pressed {other}: they look alike")
