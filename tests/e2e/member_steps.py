@@ -68,3 +68,30 @@ def pressed_looks_different(page: Page, meeting_pk: int) -> None:
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"pressed {pressed}, not pressed {other}: they look alike")
+
+
+FOCUSED = """() => {
+    const e = document.activeElement;
+    const style = getComputedStyle(e);
+    const label = e.labels && e.labels.length ? e.labels[0].innerText : "";
+    return {
+        tag: e.tagName.toLowerCase(),
+        id: e.id,
+        name: (label || e.getAttribute("aria-label") || e.innerText || "").trim(),
+        outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+        shadow: style.boxShadow !== "none",
+        html: e.outerHTML.slice(0, 80),
+    };
+}"""
+
+
+def tab_to(page: Page, name: str, *, tag: str | None = None, limit: int = 60) -> dict:
+    """Press Tab until the element named `name` has focus; every stop must show its focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused["tag"] != "body":
+            assert focused["outline"] or focused["shadow"], f"focus not visible: {focused}"
+        if focused["name"].startswith(name) and tag in (None, focused["tag"]):
+            return focused
+    raise AssertionError(f"{name!r} never took the focus in {limit} presses of Tab")
