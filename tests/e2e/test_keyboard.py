@@ -10,7 +10,7 @@ from circles.models import RSVP, AgreementAcceptance, Membership
 from tests.circles.conftest import make_circle
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import Journey
-from tests.e2e.member_steps import FOCUSED, member_with_a_meeting, tab_to
+from tests.e2e.member_steps import FOCUSED, member_with_a_meeting, pressed_looks_different, tab_to
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -72,4 +72,5 @@ def test_a_member_signs_in_asks_to_join_and_rsvps_with_the_keyboard_alone(
     assert focused["id"] == f"rsvp-{meeting.pk}-yes", focused
     assert focused["outline"] or focused["shadow"], focused
     assert RSVP.objects.get(meeting=meeting, user=member).response == "yes"
+    pressed_looks_different(page, meeting.pk)  # and the colours have settled
     journey.check("answered yes")
