@@ -1,0 +1,112 @@
+"""A member of a circle: RSVP with htmx and without JavaScript, the meeting, the calendar."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from circles.models import RSVP
+from tests.e2e.conftest import VIEWPORTS, Journey
+from tests.e2e.member_steps import (
+    follow_nav,
+    member_with_a_meeting,
+    pressed_looks_different,
+    sign_in,
+    too_small,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_a_member_rsvps_in_place_opens_the_meeting_and_subscribes_to_the_calendar(
+    journey: Journey,
+) -> None:
+    member, circle, meeting = member_with_a_meeting()
+    page = journey.page
+    sign_in(journey, member.email)
+    journey.check("signed in")
+    follow_nav(page, "Dashboard")
+    expect(page).to_have_url(journey.site + "/dashboard/")
+    journey.check("dashboard")
+
+    rsvp = page.locator(f"#rsvp-{meeting.pk}")
+    yes = rsvp.get_by_role("button", name="Yes")
+    no = rsvp.get_by_role("button", name="No")
+    expect(yes).to_have_attribute("aria-pressed", "false")
+    expect(no).to_have_attribute("aria-pressed", "false")
+    assert too_small(page, ".rsvp button") == []
+    # Side by side: both on one line, however narrow the screen.
+    assert yes.bounding_box()["y"] == no.bounding_box()["y"]
+    # A mark on the document that a full page load would wipe out.
+    page.evaluate("window.stillTheSamePage = true")
+    with page.expect_response(re.compile(rf"/meetings/{meeting.pk}/rsvp/$")) as answer:
+        yes.click()
+    assert answer.value.request.headers.get("hx-request") == "true"
+    expect(yes).to_have_attribute("aria-pressed", "true")
+    expect(no).to_have_attribute("aria-pressed", "false")
+    expect(rsvp).to_contain_text("You're coming.")
+    assert page.evaluate("window.stillTheSamePage") is True
+    expect(page).to_have_url(journey.site + "/dashboard/")
+    assert RSVP.objects.get(meeting=meeting, user=member).response == "yes"
+    # The pressed answer looks different from the other one, not only to a screen reader.
+    pressed_looks_different(page, meeting.pk)
+    journey.check("dashboard after answering yes")
+
+    page.get_by_role("link", name=circle.name).first.click()
+    expect(page).to_have_url(journey.site + meeting.get_absolute_url())
+    expect(page.get_by_text("1 coming, 0 can't come.")).to_be_visible()
+    expect(page.get_by_role("button", name="Yes")).to_have_attribute("aria-pressed", "true")
+    journey.check("meeting page")
+
+    follow_nav(page, "Dashboard")
+    page.get_by_role("link", name="Subscribe to my meetings in a calendar app").click()
+    journey.check("calendar page")
+    page.get_by_role("button", name="Make my calendar link").click()
+    feed_url = page.get_by_label("Calendar feed link").input_value()
+    assert feed_url.startswith(journey.site + "/calendar/"), feed_url
+    journey.check("calendar link made")
+    feed = page.request.get(feed_url)
+    assert feed.status == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    ics = feed.text()
+    assert "BEGIN:VEVENT" in ics
+    assert f"SUMMARY:{circle.name}" in ics
+    assert meeting.starts_at.strftime("%Y%m%dT%H%M") in ics
+
+
+def test_a_member_rsvps_without_javascript(journey: Journey, browser: Browser, screen: str) -> None:
+    member, _circle, meeting = member_with_a_meeting()
+    RSVP.objects.create(meeting=meeting, user=member, response=RSVP.Response.YES)
+    context = browser.new_context(
+        base_url=journey.site, java_script_enabled=False, **VIEWPORTS[screen]
+    )
+    try:
+        page = context.new_page()
+        sign_in(journey, member.email, page=page)
+        page.goto(journey.site + "/dashboard/")
+        rsvp = page.locator(f"#rsvp-{meeting.pk}")
+        expect(rsvp.get_by_role("button", name="Yes")).to_have_attribute("aria-pressed", "true")
+        rsvp.get_by_role("button", name="No").click()
+
+        # A plain form post: back on the meeting page, with the new answer shown.
+        expect(page).to_have_url(journey.site + meeting.get_absolute_url())
+        expect(page.get_by_role("status")).to_contain_text("Thanks, your answer is saved.")
+        expect(page.get_by_text("You can't come.")).to_be_visible()
+        expect(page.get_by_role("button", name="No")).to_have_attribute("aria-pressed", "true")
+        expect(page.get_by_role("button", name="Yes")).to_have_attribute("aria-pressed", "false")
+        expect(page.get_by_text("0 coming, 1 can't come.")).to_be_visible()
+        assert RSVP.objects.get(meeting=meeting, user=member).response == "no"
+        assert too_small(page, ".rsvp button") == []
+        pressed_looks_different(page, meeting.pk)
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], width
+        page.screenshot(path=str(journey.folder / "no-javascript-meeting-page.png"), full_page=True)
+    finally:
+        context.close()
+    # axe-core needs JavaScript in the page: the rest of the checks on the same
+    # page, as it now stands, in the journey's own browser.
+    sign_in(journey, member.email)
+    journey.goto(meeting.get_absolute_url(), "meeting page after answering no without JavaScript")
+    expect(journey.page.get_by_role("button", name="No")).to_have_attribute("aria-pressed", "true")
