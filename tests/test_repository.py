@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,15 @@ def test_the_groups_come_back_after_a_flush() -> None:
     facilitators = Group.objects.get(name="Facilitators")
     assert facilitators.permissions.filter(codename="change_membership").exists()
     assert Group.objects.filter(name="Treasurers").exists()
+
+
+def test_the_readme_pictures_are_in_the_repository() -> None:
+    """README shows the product before anyone installs it: every picture it
+    names is a PNG in the repository, and the test output is not committed."""
+    readme = (ROOT / "README.md").read_text()
+    pictures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", readme)
+
+    assert len(pictures) >= 3
+    for picture in pictures:
+        assert (ROOT / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
+    assert [f for f in tracked_files() if f.startswith("test-results/")] == []
