@@ -103,6 +103,11 @@ class Circle(models.Model):
     )
     private_address = models.TextField(blank=True, help_text="Members only.")
     video_link = models.URLField(blank=True, help_text="Members only.")
+    first_night = models.TextField(
+        blank=True,
+        max_length=1500,
+        help_text="Your first night: what a newcomer can expect. Shown on the circle's page.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CircleQuerySet.as_manager()
@@ -234,6 +239,16 @@ class Membership(models.Model):
     # A seat offered to the first man on the waitlist, until this moment.
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     # What this member shows the rest of his circle.
+    introduction = models.TextField(
+        blank=True,
+        max_length=1000,
+        help_text="A few words about himself with his request; only the facilitators read it.",
+    )
+    bio = models.TextField(
+        blank=True,
+        max_length=600,
+        help_text="A facilitator's short bio, shown on the circle's page.",
+    )
     share_email = models.BooleanField(default=False)
     share_phone = models.BooleanField(default=False)
 
@@ -313,6 +328,10 @@ class Meeting(models.Model):
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     note = models.CharField(max_length=200, blank=True)
+    cancel_reason = models.CharField(
+        max_length=300, blank=True, help_text="Told to the members when the meeting is cancelled."
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     leader = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
