@@ -273,7 +273,9 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["circle", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.user.get_full_name()} in {self.circle}"
+        # The email address, not the name: account deletion finds him in the admin
+        # log by it (accounts.erasure); pages show his name themselves.
+        return f"{self.user} in {self.circle}"
 
     @property
     def is_facilitator(self) -> bool:
