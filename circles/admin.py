@@ -20,16 +20,17 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from accounts.admin_writes import ChangedFieldsOnly
 from accounts.models import User
-from circles import admin_views, broadcasts, services
+from circles import admin_views, attendance, broadcasts, services
 from circles.models import (
     Agreement,
     Attendance,
@@ -219,6 +220,7 @@ class CircleAdmin(CircleScopedAdmin):
                 wrap(self.attendance_csv_view),
                 name=f"{name}_attendance_csv",
             ),
+            path("<path:object_id>/roster/", wrap(self.roster_view), name=f"{name}_roster"),
             path(
                 "<path:object_id>/attendance.svg",
                 wrap(self.attendance_svg_view),
@@ -297,6 +299,19 @@ class CircleAdmin(CircleScopedAdmin):
         }
         return TemplateResponse(request, "admin/circles/broadcast.html", context)
 
+    def roster_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The circle's members on one printable page; contact details only as each shares."""
+        circle = self._viewable_circle(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Roster: {circle.name}",
+            "opts": self.opts,
+            "original": circle,
+            "members": attendance.roster(circle),
+            "printed_on": timezone.localdate(timezone=circle.zone),
+        }
+        return TemplateResponse(request, "admin/circles/circle/roster.html", context)
+
     def attendance_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return admin_views.attendance_csv(self._viewable_circle(request, object_id))
 
@@ -319,6 +334,7 @@ class CircleAdmin(CircleScopedAdmin):
             context["attendance_chart"] = mark_safe(chart)  # noqa: S308
             context["attendance_points"] = points
             context["attendance_summary"] = admin_views.attendance_summary(obj, points)
+            context["recent_meetings"] = attendance.recent_meetings(obj)
             if request.user.has_perm("circles.add_agreement"):
                 context["publish_agreement_url"] = (
                     reverse("admin:circles_agreement_add") + f"?circle={obj.pk}"
@@ -381,7 +397,7 @@ class MembershipAdmin(CircleScopedAdmin):
 
     @admin.display(description="Member", ordering="user__full_name")
     def member(self, membership: Membership) -> str:
-        return f"{membership.user.get_full_name()} <{membership.user.email}>"
+        return membership.user.get_full_name()
 
     @admin.action(description="Approve join requests", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
@@ -484,7 +500,7 @@ class AgreementAdmin(CircleScopedAdmin):
 
 
 class AttendanceInline(admin.TabularInline):
-    """One row per member (prefilled when the meeting's page opens); mark who was there."""
+    """The meeting's rows, one dropdown each; the attendance grid is the quicker way."""
 
     model = Attendance
     formset = admin_views.AttendanceFormSet
@@ -534,9 +550,17 @@ class AttendanceInline(admin.TabularInline):
     ):
         if db_field.name != "user":
             return super().formfield_for_foreignkey(db_field, request, **kwargs)
-        # Anyone who was ever in the circle: rows of men who left stay valid.
+        # The men who were members when it started (rows of men who left since
+        # stay valid), and whoever already has a row, so a wrong one can be seen.
         members = (
-            User.objects.filter(memberships__circle_id=meeting.circle_id)
+            User.objects.filter(
+                Q(
+                    memberships__in=Membership.objects.filter(
+                        circle_id=meeting.circle_id
+                    ).in_circle_at(meeting.starts_at)
+                )
+                | Q(attendance__meeting=meeting)
+            ).distinct()
             if meeting is not None
             else User.objects.none()
         ).order_by("full_name", "email")
@@ -550,12 +574,14 @@ class AttendanceInline(admin.TabularInline):
 @admin.register(Meeting)
 class MeetingAdmin(CircleScopedAdmin):
     form = admin_views.MeetingAdminForm
-    list_display = ("local_start", "circle", "status", "leader", "note")
+    list_display = ("local_start", "circle", "status", "leader_name", "note", "attendance_link")
     list_filter = ("status", ("circle", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("circle", "leader")
     ordering = ("-starts_at",)
     actions = ["cancel"]
     inlines = [AttendanceInline]
+    # Adds "who's coming" by name and a link to the attendance grid.
+    change_form_template = "admin/circles/meeting/change_form.html"
 
     @admin.display(description="Starts (circle's time)", ordering="starts_at")
     def local_start(self, meeting: Meeting) -> str:
@@ -571,26 +597,77 @@ class MeetingAdmin(CircleScopedAdmin):
                 memberships__circle__in=scoped_circles(request),
             )
             kwargs["queryset"] = members.distinct().order_by("full_name", "email")
+            formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            # Names, not email addresses.
+            formfield.label_from_instance = User.get_full_name
+            return formfield
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def change_view(
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/attendance/",
+                wrap(self.attendance_view),
+                name=f"{name}_attendance",
+            ),
+            *super().get_urls(),
+        ]
+
+    def attendance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One page per meeting: a tap per man, one save (circles.attendance)."""
+        meeting = self.get_object(request, unquote(object_id))  # 404 outside his circles
+        if not self.has_change_permission(request, meeting):
+            raise PermissionDenied
+        posted = request.POST if request.method == "POST" else None
+        form = attendance.AttendanceGridForm(meeting, posted)
+        if posted is not None and form.is_valid():
+            try:
+                written, removed = attendance.attendance_save(
+                    meeting=meeting, marks=form.marks(), remove=form.removals()
+                )
+            except CircleError as error:
+                form.add_error(None, error.message)
+            else:
+                done = attendance.saved_summary(written, removed, len(form.memberships))
+                self.log_change(request, meeting, done)
+                self.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Attendance: {meeting}",
+            "opts": self.opts,
+            "original": meeting,
+            "form": form,
+            "can_save": attendance.can_take(meeting),
+        }
+        return TemplateResponse(request, "admin/circles/meeting/attendance.html", context)
+
+    @admin.display(description="Attendance")
+    def attendance_link(self, meeting: Meeting) -> str:
+        if not attendance.can_take(meeting):
+            return "—"
+        url = reverse("admin:circles_meeting_attendance", args=[meeting.pk])
+        return format_html('<a href="{}">Take attendance</a>', url)
+
+    @admin.display(description="Leader", ordering="leader__full_name")
+    def leader_name(self, meeting: Meeting) -> str:
+        return meeting.leader.get_full_name() if meeting.leader else "—"
+
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Meeting | None = None,
     ) -> HttpResponse:
-        if request.method == "GET":
-            meeting = self.get_object(request, unquote(object_id))
-            # Only once the meeting has begun: a row made earlier would miss a
-            # later "no" and count as an unexcused absence.
-            if (
-                self.has_change_permission(request, meeting)
-                and meeting.status != Meeting.Status.CANCELLED
-                and meeting.starts_at <= timezone.now()
-            ):
-                services.attendance_prefill(meeting=meeting)
-        return super().change_view(request, object_id, form_url, extra_context)
+        if obj is not None:
+            context["whos_coming"] = attendance.whos_coming(obj)
+            context["can_take_attendance"] = attendance.can_take(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Cancel meetings", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:

@@ -25,7 +25,7 @@ from django.utils.html import escape
 
 from accounts.models import User
 from billing.selectors import PAST_DUE, dues_statuses
-from circles import broadcasts
+from circles import attendance, broadcasts
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from circles.selectors import public_name
 
@@ -93,6 +93,24 @@ class AttendanceFormSet(BaseInlineFormSet):
                 # The admin wraps a foreign key's <select> (RelatedFieldWidgetWrapper),
                 # whose own attrs are shared between the rows: label the inner one.
                 getattr(widget, "widget", widget).attrs["aria-label"] = label
+
+    def clean(self) -> None:
+        super().clean()
+        meeting = self.instance
+        allowed = set(
+            Membership.objects.filter(circle_id=meeting.circle_id)
+            .in_circle_at(meeting.starts_at)
+            .values_list("user_id", flat=True)
+        )
+        for form in self.forms:
+            user = form.cleaned_data.get("user") if hasattr(form, "cleaned_data") else None
+            if (
+                user is not None
+                and "user" in form.changed_data
+                and not form.cleaned_data.get("DELETE")
+                and user.pk not in allowed
+            ):
+                form.add_error("user", attendance.NOT_EXPECTED)
 
 
 # Private from everyone else, not from him (circles.exports).
@@ -250,8 +268,8 @@ def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
     """Per circle: active members drifting away, and join requests left unanswered.
 
     A member drifts when he has MISSES+ unexcused absences in the circle's last
-    LOOKBACK held-or-past meetings. A member who joined later has no attendance
-    rows for the earlier ones, so for him these are his own last meetings.
+    LOOKBACK held-or-past meetings, counting only meetings since he joined
+    (a row for an earlier one, however it got there, is not a miss).
     Three queries, whatever the number of circles, members or meetings.
     """
     report = {circle.pk: CircleAtRisk(circle) for circle in circles}
@@ -270,6 +288,8 @@ def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
             user__attendance__status=Attendance.Status.UNEXCUSED,
             user__attendance__meeting__in=recent,
             user__attendance__meeting__circle_id=F("circle_id"),
+            # Only meetings since he joined: an earlier one is not one he missed.
+            user__attendance__meeting__starts_at__gte=F("joined_at"),
         ),
     )
     drifting = (
@@ -312,13 +332,15 @@ def csv_safe(value: str) -> str:
 
 
 def attendance_csv(circle: Circle) -> HttpResponse:
-    """Every attendance row of the circle: meeting date (circle's time zone), member, status."""
+    """The circle's attendance rows since each man joined: meeting date (circle's time
+    zone), member, status."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{circle.slug}-attendance.csv"'
     writer = csv.writer(response)
     writer.writerow(["date", "member", "status"])
     rows = (
         Attendance.objects.filter(meeting__circle=circle)
+        .since_joined()
         .select_related("meeting", "user")
         .order_by("meeting__starts_at", "user__full_name", "pk")
     )
@@ -349,7 +371,13 @@ def attendance_points(circle: Circle) -> list[ChartPoint]:
     meetings = list(
         held_or_past(circle.meetings.all())
         .annotate(
-            present=Count("attendance", filter=Q(attendance__status=Attendance.Status.PRESENT))
+            present=Count(
+                "attendance",
+                filter=Q(
+                    attendance__status=Attendance.Status.PRESENT,
+                    attendance__in=Attendance.objects.since_joined(),
+                ),
+            )
         )
         .order_by("-starts_at")[:CHART_MEETINGS]
     )

@@ -92,6 +92,7 @@ def rsvps(user: User) -> list[Json]:
 def attendance(user: User) -> list[Json]:
     rows = (
         Attendance.objects.filter(user=user)
+        .since_joined()
         .select_related("meeting__circle")
         .order_by("meeting__starts_at")
     )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -206,6 +206,18 @@ class MembershipQuerySet(models.QuerySet):
     def waitlist(self) -> MembershipQuerySet:
         return self.filter(status=Membership.Status.WAITLISTED).order_by("requested_at", "pk")
 
+    def in_circle_at(self, moment: datetime) -> MembershipQuerySet:
+        """The men who were members at `moment`: joined by then and not left before it.
+
+        Who a meeting's attendance is about. A request or a waitlist place was
+        never membership; a man who left since still counts for his meetings.
+        """
+        return self.filter(
+            Q(left_at__isnull=True) | Q(left_at__gt=moment),
+            status__in=[*Membership.MEMBER_STATUSES, Membership.Status.LEFT],
+            joined_at__lte=moment,
+        )
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -261,6 +273,8 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["circle", "status"])]
 
     def __str__(self) -> str:
+        # The email address, not the name: account deletion finds him in the admin
+        # log by it (accounts.erasure); pages show his name themselves.
         return f"{self.user} in {self.circle}"
 
     @property
@@ -390,6 +404,20 @@ class RSVP(models.Model):
         return f"{self.user}: {self.response} to {self.meeting}"
 
 
+class AttendanceQuerySet(models.QuerySet):
+    def since_joined(self) -> AttendanceQuerySet:
+        """Rows for meetings since the man joined the circle (and of deleted men, anonymous).
+
+        What the reports count: a meeting before he joined is not one he missed.
+        """
+        joined_by_then = Membership.objects.filter(
+            circle_id=OuterRef("meeting__circle_id"),
+            user_id=OuterRef("user_id"),
+            joined_at__lte=OuterRef("meeting__starts_at"),
+        )
+        return self.filter(Q(user__isnull=True) | Exists(joined_by_then))
+
+
 class Attendance(models.Model):
     class Status(models.TextChoices):
         PRESENT = "present", "Present"
@@ -406,6 +434,8 @@ class Attendance(models.Model):
         related_name="attendance",
     )
     status = models.CharField(max_length=10, choices=Status.choices)
+
+    objects = AttendanceQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "attendance"

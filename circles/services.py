@@ -501,9 +501,11 @@ def rsvp_set(*, meeting: Meeting, user: User, response: str, channel: str) -> RS
 
 
 def attendance_prefill(*, meeting: Meeting) -> int:
-    """One attendance row per active member: an earlier "no" is an excused absence.
+    """One attendance row per man who was a member when it started: an earlier "no"
+    is an excused absence.
 
-    Facilitators then mark who was present. Rows already there are kept.
+    Facilitators then mark who was present. Rows already there are kept. Never
+    called by opening a page (circles.attendance takes attendance on a save).
     """
     said_no = set(
         meeting.rsvps.filter(
@@ -517,7 +519,9 @@ def attendance_prefill(*, meeting: Meeting) -> int:
             user_id=user_id,
             status=Attendance.Status.EXCUSED if user_id in said_no else Attendance.Status.UNEXCUSED,
         )
-        for user_id in meeting.circle.memberships.active().values_list("user_id", flat=True)
+        for user_id in Membership.objects.filter(circle_id=meeting.circle_id)
+        .in_circle_at(meeting.starts_at)
+        .values_list("user_id", flat=True)
         if user_id not in existing
     ]
     Attendance.objects.bulk_create(rows, ignore_conflicts=True)

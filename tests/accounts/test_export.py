@@ -109,7 +109,10 @@ def build_everything(tier: DuesTier, fake) -> Everything:
     facilitator = make_facilitator("fred@example.com", circle)
     membership = circles.membership_request(circle=circle, user=man, agreement_version=1)
     circles.membership_approve(membership=membership)
-    Membership.objects.filter(pk=membership.pk).update(share_email=True)
+    # Approved a month ago: his attendance counts (and is exported) from then on.
+    Membership.objects.filter(pk=membership.pk).update(
+        share_email=True, joined_at=timezone.now() - timedelta(days=30)
+    )
     led = make_circle(name="Harbour Thursday")
     join(man, led, role=Membership.Role.CO_FACILITATOR)
     other = make_verified("oscar@example.com", full_name="Oscar Other")

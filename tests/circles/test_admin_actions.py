@@ -177,7 +177,7 @@ def test_cancelling_meetings(world: World, al: Client) -> None:
     assert any(m.endswith("not cancelled, it is held.") for m in messages)
 
 
-def test_opening_a_past_meeting_prefills_attendance_with_excused_for_an_earlier_no(
+def test_opening_a_past_meeting_writes_nothing_and_the_grid_excuses_an_earlier_no(
     world: World, al: Client
 ) -> None:
     circle = world.a.circle
@@ -201,18 +201,19 @@ def test_opening_a_past_meeting_prefills_attendance_with_excused_for_an_earlier_
     )
 
     page = al.get(f"/admin/circles/meeting/{meeting.pk}/change/")
+    grid = al.get(f"/admin/circles/meeting/{meeting.pk}/attendance/")
 
-    assert page.status_code == 200
-    rows = dict(Attendance.objects.filter(meeting=meeting).values_list("user__email", "status"))
-    assert rows == {
-        "fac-a@example.com": "unexcused",
-        "member-a@example.com": "unexcused",
+    assert page.status_code == 200 and grid.status_code == 200
+    assert not Attendance.objects.filter(meeting=meeting).exists()
+    form = grid.context["form"]
+    suggested = {m.user.email: form[f"m{m.user_id}"].initial for m in form.memberships}
+    assert suggested == {
+        "fac-a@example.com": None,
+        "member-a@example.com": None,
         "regrets@example.com": "excused",
-        "late@example.com": "unexcused",
+        "late@example.com": None,
     }
-    formset = page.context["inline_admin_formsets"][0].formset
-    assert formset.total_form_count() == 4
-    assert "Rex Regrets" in page.content.decode()
+    assert "Rex Regrets" in grid.content.decode()
 
 
 def test_a_future_meeting_is_not_prefilled(world: World, al: Client) -> None:
@@ -225,7 +226,7 @@ def test_a_future_meeting_is_not_prefilled(world: World, al: Client) -> None:
 
 def test_taking_attendance_through_the_inline(world: World, al: Client) -> None:
     meeting = world.a.meeting
-    al.get(f"/admin/circles/meeting/{meeting.pk}/change/")  # prefill
+    services.attendance_prefill(meeting=meeting)
     rows = list(Attendance.objects.filter(meeting=meeting).order_by("user__full_name"))
     data = {
         **meeting_form(meeting),

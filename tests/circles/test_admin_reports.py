@@ -127,6 +127,8 @@ def test_attendance_csv_has_local_dates_public_names_and_statuses(world: World, 
     )
     Attendance.objects.create(meeting=meeting, user=world.a.member, status=EXCUSED)
     Attendance.objects.create(meeting=meeting, user=None, status=PRESENT)
+    # A member since before that meeting (the CSV counts only meetings since he joined).
+    Membership.objects.filter(user=world.a.member).update(joined_at=starts - timedelta(days=7))
 
     response = al.get(f"/admin/circles/circle/{circle.pk}/attendance.csv")
 
