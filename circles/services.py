@@ -57,10 +57,7 @@ NOT_PENDING = "This request is no longer waiting for a decision."
 INTRODUCTION_MAX = 1000
 INTRODUCTION_TOO_LONG = f"Please keep your introduction under {INTRODUCTION_MAX} characters."
 PENDING = (Membership.Status.REQUESTED, Membership.Status.WAITLISTED)
-REQUEST_SENT = (
-    f"Your request is sent to the facilitator. He usually answers within {ANSWER_DAYS} days; "
-    "we emailed you what happens next."
-)
+REQUEST_SENT = "Your request is sent to the facilitator; we emailed you what happens next."
 WITHDRAWN = "You withdrew your request to join {circle}."
 NOTHING_TO_WITHDRAW = "You have no request or waitlist place in this circle to withdraw."
 NO_OFFER = "There is no seat offer to answer, or it has expired."
