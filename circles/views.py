@@ -121,7 +121,7 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
 def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle_or_404(request, slug)
     pending = membership is not None and membership.status in services.PENDING
-    form = WithdrawForm(request.POST or None)
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if pending and services.membership_withdraw(membership=membership):
             messages.success(request, services.WITHDRAWN.format(circle=circle.name))
