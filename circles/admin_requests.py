@@ -34,7 +34,7 @@ class AnswerForm(forms.Form):
         help_text="Goes in the email he gets with your answer.",
         required=False,
         max_length=MESSAGE_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        widget=forms.Textarea(attrs={"rows": 3, "class": "answer-message"}),
     )
 
 

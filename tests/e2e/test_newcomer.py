@@ -5,17 +5,20 @@ and asks; his request is confirmed by email."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User
 from circles import services
 from circles.models import Circle, Membership
-from tests.circles.conftest import make_circle, make_facilitator
-from tests.conftest import PASSWORD
+from tests.circles.conftest import make_circle, make_facilitator, make_verified
+from tests.conftest import PASSWORD, give_authenticator, totp_code
 from tests.e2e.conftest import Journey
+from tests.e2e.test_facilitator import sign_in_at_the_admin
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -91,3 +94,40 @@ def test_a_newcomer_goes_from_ask_to_join_through_sign_up_and_back_to_the_join_p
     # The facilitator hears of it; the introduction stays on the admin page, not in email.
     (to_fred,) = [m for m in mail.outbox if m.to == [fred.email]]
     assert INTRODUCTION not in to_fred.body
+
+
+def test_his_facilitator_reads_the_introduction_and_approves_with_a_word(
+    journey: Journey,
+) -> None:
+    circle = make_circle(name="Mission Tuesday Circle", slug="mission-tuesday")
+    services.agreement_publish(circle=circle, text="What is said here stays here.")
+    fred = make_facilitator("fred@example.com", circle)
+    sam = make_verified("sam@example.com", full_name="Sam Newman")
+    asked = services.membership_request(
+        circle=circle, user=sam, agreement_version=1, introduction=INTRODUCTION
+    )
+    Membership.objects.filter(pk=asked.pk).update(requested_at=timezone.now() - timedelta(days=4))
+    device = give_authenticator(fred)
+
+    page = sign_in_at_the_admin(journey, fred)
+    page.get_by_label("Code").fill(totp_code(device.key))
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+    # From the at-risk page's "Waiting for an answer" to the request's own page.
+    page.goto(journey.site + "/admin/circles/circle/at-risk/")
+    journey.check("at risk: waiting for an answer")
+    page.locator("ul.waiting").get_by_role("link", name="Sam Newman").click()
+    expect(page).to_have_url(re.compile(rf"/admin/circles/membership/{asked.pk}/answer/$"))
+    expect(page.get_by_text(INTRODUCTION)).to_be_visible()
+    expect(page.get_by_text("waiting 4 days")).to_be_visible()
+    journey.check("the join request")
+
+    page.get_by_label("A word to him (optional)").fill("See you on Tuesday, Sam.")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("Approved: Sam Newman is now a member")).to_be_visible()
+    journey.check("approved")
+    asked.refresh_from_db()
+    assert asked.status == Membership.Status.ACTIVE
+    (welcome,) = [m for m in mail.outbox if m.to == ["sam@example.com"] and "Welcome" in m.subject]
+    assert "See you on Tuesday, Sam." in welcome.body
