@@ -30,7 +30,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.admin_writes import ChangedFieldsOnly
 from accounts.models import User
-from circles import admin_views, attendance, broadcasts, services
+from circles import admin_requests, admin_views, attendance, broadcasts, services
 from circles.models import (
     Agreement,
     Attendance,
@@ -347,7 +347,15 @@ class CircleAdmin(CircleScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(CircleScopedAdmin):
-    list_display = ("member", "circle", "role", "status", "requested_at", "offer_expires_at")
+    list_display = (
+        "member",
+        "circle",
+        "role",
+        "status",
+        "requested_at",
+        "offer_expires_at",
+        "answer_link",
+    )
     list_filter = ("status", ("circle", admin.RelatedOnlyFieldListFilter), "role")
     list_select_related = ("user", "circle")
     search_fields = ("user__full_name", "user__display_name", "user__email")
@@ -398,6 +406,54 @@ class MembershipAdmin(CircleScopedAdmin):
     @admin.display(description="Member", ordering="user__full_name")
     def member(self, membership: Membership) -> str:
         return membership.user.get_full_name()
+
+    @admin.display(description="Request")
+    def answer_link(self, membership: Membership) -> str:
+        if membership.status not in services.PENDING:
+            return ""
+        url = reverse("admin:circles_membership_answer", args=[membership.pk])
+        return format_html('<a href="{}">Read and answer</a>', url)
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/answer/", wrap(self.answer_view), name=f"{name}_answer"),
+            *super().get_urls(),
+        ]
+
+    def answer_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A join request's page: his introduction, his wait, and the three answers."""
+        membership = self.get_object(request, unquote(object_id))  # 404 outside his circles
+        if not self.has_change_permission(request, membership):
+            raise PermissionDenied
+        is_pending = membership.status in services.PENDING
+        form = admin_requests.AnswerForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and not is_pending:
+            self.message_user(request, services.NOT_PENDING, messages.ERROR)
+        elif form.is_valid():
+            outcome = admin_requests.answer(
+                membership=membership,
+                decision=form.cleaned_data["decision"],
+                message=form.cleaned_data["message"],
+            )
+            self.message_user(request, outcome.text, getattr(messages, outcome.level.upper()))
+            if outcome.level != "error":
+                self.log_change(request, membership, outcome.text)
+                return HttpResponseRedirect(request.get_full_path())
+        membership.refresh_from_db()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Join request: {membership.user.get_full_name()}",
+            "opts": self.opts,
+            "original": membership,
+            "membership": membership,
+            "form": form,
+            "pending": membership.status in services.PENDING,
+            "waited_days": admin_requests.waited(membership),
+            "answer_days": services.ANSWER_DAYS,
+        }
+        return TemplateResponse(request, "admin/circles/membership/answer.html", context)
 
     @admin.action(description="Approve join requests", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:

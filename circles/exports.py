@@ -47,6 +47,8 @@ def memberships(user: User) -> list[Json]:
             "joined_at": iso(membership.joined_at),
             "left_at": iso(membership.left_at),
             "seat_offer_until": iso(membership.offer_expires_at),
+            # What he wrote with his request, for the circle's facilitators only.
+            "introduction": membership.introduction,
             # What he shows the rest of this circle.
             "shares_email_with_circle": membership.share_email,
             "shares_phone_with_circle": membership.share_phone,

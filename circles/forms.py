@@ -21,6 +21,22 @@ class JoinForm(forms.Form):
         error_messages={"required": "Please accept the agreements to ask to join."},
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    introduction = forms.CharField(
+        label="A few words about yourself (optional)",
+        help_text="Only the circle's facilitators read this: why you want to join, "
+        "what brings you now.",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"max_length": "Please keep your introduction under 1000 characters."},
+    )
+
+
+class WithdrawForm(forms.Form):
+    confirm = forms.BooleanField(
+        error_messages={"required": "Tick the box to confirm you withdraw your request."},
+        label="Yes, withdraw my request",
+    )
 
 
 class AgreementForm(forms.Form):

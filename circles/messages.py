@@ -31,6 +31,16 @@ KINDS = [
         preference="updates",
         description="To facilitators: a man asked to join",
     ),
+    MessageKind(
+        name="join_request_waiting",
+        preference="updates",
+        description="To facilitators: a request has waited 3 days for an answer",
+    ),
+    MessageKind(
+        name="join_request_received",
+        preference="updates",
+        description="His request to join is sent: what happens next",
+    ),
     MessageKind(name="membership_waitlisted", preference="updates", description="On the waitlist"),
     MessageKind(name="membership_approved", preference="updates", description="Welcome in"),
     MessageKind(name="membership_declined", preference="updates", description="Not this time"),
@@ -73,8 +83,47 @@ def join_requested(membership: Membership) -> None:
             user=facilitator.user,
             kind="join_request",
             subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
-            context={"circle": circle, "member_name": public_name(membership.user)},
+            context={
+                "circle": circle,
+                "member_name": public_name(membership.user),
+                "membership": membership,
+            },
         )
+
+
+def _request_key(membership: Membership) -> str:
+    # A man may ask again after leaving: each request is its own subject.
+    return f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}"
+
+
+def request_nudged(membership: Membership, *, days: int) -> int:
+    """Remind the circle's facilitators of a request waiting `days`; how many were queued.
+
+    Each facilitator is reminded of one request once, ever (notify() queues the
+    same subject once), so the periodic command may run as often as it likes.
+    """
+    circle = membership.circle
+    queued = 0
+    for facilitator in circle.memberships.facilitating().select_related("user"):
+        queued += len(
+            notify(
+                user=facilitator.user,
+                kind="join_request_waiting",
+                subject_key=f"{_request_key(membership)}:nudge",
+                context={
+                    "circle": circle,
+                    "member_name": public_name(membership.user),
+                    "membership": membership,
+                    "days": days,
+                },
+            )
+        )
+    return queued
+
+
+def request_received(membership: Membership, *, answer_days: int) -> None:
+    """Tell him his request is sent, what happens next and by when."""
+    _to_member(membership, "join_request_received", answer_days=answer_days)
 
 
 def _to_member(membership: Membership, kind: str, channels=("email",), **context) -> None:
@@ -92,19 +141,19 @@ def waitlisted(membership: Membership) -> None:
     _to_member(membership, "membership_waitlisted", position=waitlist_position(membership))
 
 
-def approved(membership: Membership) -> None:
-    _to_member(membership, "membership_approved")
+def approved(membership: Membership, *, message: str = "") -> None:
+    _to_member(membership, "membership_approved", message=message)
 
 
-def declined(membership: Membership) -> None:
-    _to_member(membership, "membership_declined")
+def declined(membership: Membership, *, message: str = "") -> None:
+    _to_member(membership, "membership_declined", message=message)
 
 
 def request_expired(membership: Membership, *, days: int) -> None:
     _to_member(membership, "membership_expired", days=days)
 
 
-def seat_offered(membership: Membership) -> None:
+def seat_offered(membership: Membership, *, message: str = "") -> None:
     notify(
         user=membership.user,
         kind="seat_offered",
@@ -114,6 +163,7 @@ def seat_offered(membership: Membership) -> None:
             "expires": timezone.localtime(
                 membership.offer_expires_at, ZoneInfo(membership.user.time_zone)
             ),
+            "message": message,
         },
         channels=BOTH,
     )

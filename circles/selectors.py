@@ -107,6 +107,7 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
         "agreement": agreement,
         "is_member": is_member,
         "waitlist_position": waitlist_position(membership) if membership else None,
+        "joins_waitlist": joins_waitlist(circle),
     }
     if is_member:
         context["roster"] = list(roster(circle))
@@ -116,6 +117,26 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
             and not agreement.acceptances.filter(user=membership.user).exists()
         )
     return context
+
+
+def joins_waitlist(circle: Circle) -> bool:
+    """Whether a man asking now would join the waitlist (as services.membership_request decides)."""
+    held = getattr(circle, "seats_held", None)  # annotated by circle_detail()
+    if held is None:
+        held = circle.memberships.holding_seats().count()
+    # Always the same one query, full or not: the page's query count stays fixed.
+    someone_waits = circle.memberships.waitlist().exists()
+    return someone_waits or held >= circle.capacity
+
+
+def join_page(circle: Circle, membership: Membership | None) -> dict[str, object]:
+    """What the join page tells him: a request for the facilitator, or the waitlist."""
+    return {
+        "joins_waitlist": joins_waitlist(circle),
+        "waiting_count": circle.memberships.waitlist().count(),
+        "pending": membership is not None
+        and membership.status in (Membership.Status.REQUESTED, Membership.Status.WAITLISTED),
+    }
 
 
 def dashboard(user: User) -> dict[str, object]:

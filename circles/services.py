@@ -35,6 +35,8 @@ from circles.models import (
 OFFER_HOURS = 72
 # A request unanswered this long stops holding a seat (expire_join_requests).
 REQUEST_DAYS = 14
+# What a newcomer is told, and when the facilitators are reminded (nudge_join_requests).
+ANSWER_DAYS = 3
 # After leaving a circle or being declined, a man waits this long to ask it again.
 COOL_DOWN_DAYS = 7
 # Requests (and waitlist places) one man may have open at once, across circles.
@@ -52,6 +54,12 @@ ON_THE_WAITLIST = (
     "and we will write to you when one is yours."
 )
 NOT_PENDING = "This request is no longer waiting for a decision."
+INTRODUCTION_MAX = 1000
+INTRODUCTION_TOO_LONG = f"Please keep your introduction under {INTRODUCTION_MAX} characters."
+PENDING = (Membership.Status.REQUESTED, Membership.Status.WAITLISTED)
+REQUEST_SENT = "Your request is sent to the facilitator. We emailed you what happens next."
+WITHDRAWN = "You withdrew your request to join {circle}."
+NOTHING_TO_WITHDRAW = "You have no request or waitlist place in this circle to withdraw."
 NO_OFFER = "There is no seat offer to answer, or it has expired."
 NOT_A_MEMBER = "Only active members of this circle can do that."
 NEEDS_ACCEPTANCE = "The circle's agreements changed: please accept them before you RSVP."
@@ -127,10 +135,19 @@ def agreement_accept(*, user: User, circle: Circle, version: int | None) -> None
 
 
 @transaction.atomic
-def membership_request(*, circle: Circle, user: User, agreement_version: int | None) -> Membership:
-    """Ask to join: a free seat makes a request for the facilitator, else the waitlist."""
+def membership_request(
+    *, circle: Circle, user: User, agreement_version: int | None, introduction: str = ""
+) -> Membership:
+    """Ask to join: a free seat makes a request for the facilitator, else the waitlist.
+
+    `introduction` is a few words about himself that only the circle's
+    facilitators read. He is emailed what happens next.
+    """
     if not user.is_verified:
         raise CircleError(NOT_VERIFIED)
+    introduction = introduction.strip()
+    if len(introduction) > INTRODUCTION_MAX:
+        raise CircleError(INTRODUCTION_TOO_LONG)
     # His row first, then the circle's: his open requests across circles are
     # counted and added to one at a time.
     User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
@@ -174,9 +191,11 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     membership.role = Membership.Role.MEMBER
     membership.requested_at = timezone.now()
     membership.decided_at = membership.left_at = membership.offer_expires_at = None
+    membership.introduction = introduction
     # A man asking again keeps his row (and his sharing choices): only the ask is written.
     membership.save(
         update_fields=[
+            "introduction",
             "status",
             "role",
             "requested_at",
@@ -193,7 +212,27 @@ def membership_request(*, circle: Circle, user: User, agreement_version: int | N
     else:
         _sync_full_status(circle)
         messages.join_requested(membership)
+        messages.request_received(membership, answer_days=ANSWER_DAYS)
     return membership
+
+
+@transaction.atomic
+def membership_withdraw(*, membership: Membership) -> bool:
+    """He takes back his request or his waitlist place; returns False if there was none.
+
+    Only his own row changes: a seat his request held goes to the waitlist as
+    when anyone leaves. Withdrawing twice is harmless (the second does nothing).
+    """
+    circle = _lock(membership.circle)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.status not in (Membership.Status.REQUESTED, Membership.Status.WAITLISTED):
+        return False
+    membership.status = Membership.Status.LEFT
+    membership.left_at = timezone.now()
+    membership.offer_expires_at = None
+    membership.save(update_fields=["status", "left_at", "offer_expires_at"])
+    seat_offer_next(circle=circle)
+    return True
 
 
 def _cool_down_ends(membership: Membership) -> datetime | None:
@@ -214,8 +253,8 @@ def _local(moment: datetime, user: User) -> str:
 
 
 @transaction.atomic
-def membership_approve(*, membership: Membership) -> Membership:
-    """A facilitator lets a requesting member in."""
+def membership_approve(*, membership: Membership, message: str = "") -> Membership:
+    """A facilitator lets a requesting member in; `message` is a word to him in the email."""
     circle = _lock(membership.circle)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status != Membership.Status.REQUESTED:
@@ -229,13 +268,13 @@ def membership_approve(*, membership: Membership) -> Membership:
     membership.decided_at = membership.joined_at = now
     membership.save(update_fields=["status", "decided_at", "joined_at"])
     _sync_full_status(circle)
-    messages.approved(membership)
+    messages.approved(membership, message=message.strip())
     return membership
 
 
 @transaction.atomic
-def membership_decline(*, membership: Membership) -> Membership:
-    """A facilitator declines a request; its seat goes to the waitlist."""
+def membership_decline(*, membership: Membership, message: str = "") -> Membership:
+    """A facilitator declines a request (its seat goes to the waitlist); `message` is to him."""
     circle = _lock(membership.circle)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status not in (Membership.Status.REQUESTED, Membership.Status.WAITLISTED):
@@ -244,7 +283,7 @@ def membership_decline(*, membership: Membership) -> Membership:
     membership.decided_at = timezone.now()
     membership.offer_expires_at = None
     membership.save(update_fields=["status", "decided_at", "offer_expires_at"])
-    messages.declined(membership)
+    messages.declined(membership, message=message.strip())
     seat_offer_next(circle=circle)
     return membership
 
@@ -351,8 +390,10 @@ def membership_role_set(*, membership: Membership, role: str, by: User) -> Membe
 
 
 @transaction.atomic
-def seat_offer_next(*, circle: Circle) -> list[Membership]:
+def seat_offer_next(*, circle: Circle, message: str = "") -> list[Membership]:
     """Offer each free seat to the next man on the waitlist; returns who was offered one.
+
+    `message` is the facilitator's word to each man offered a seat (in the email).
 
     Offers that ran out first go to the back of the waitlist (as `offers_expire`
     does), so a lapsed offer passes on even before the cron has run. Locks the
@@ -371,7 +412,7 @@ def seat_offer_next(*, circle: Circle) -> list[Membership]:
         for membership in waiting.select_related("user", "circle")[:free]:
             membership.offer_expires_at = now + timedelta(hours=OFFER_HOURS)
             membership.save(update_fields=["offer_expires_at"])
-            messages.seat_offered(membership)
+            messages.seat_offered(membership, message=message.strip())
             offered.append(membership)
     _sync_full_status(circle)
     return offered
@@ -461,6 +502,19 @@ def requests_expire() -> int:
             expired += len(stale)
             seat_offer_next(circle=circle)
     return expired
+
+
+def requests_nudge() -> int:
+    """Remind facilitators of join requests waiting more than ANSWER_DAYS; how many queued.
+
+    Each request is nudged once per facilitator, ever (see messages.request_nudged),
+    so this may run on every scheduler pass, on several hosts at once.
+    """
+    cutoff = timezone.now() - timedelta(days=ANSWER_DAYS)
+    waiting = Membership.objects.filter(
+        status=Membership.Status.REQUESTED, requested_at__lte=cutoff
+    ).select_related("user", "circle")
+    return sum(messages.request_nudged(m, days=ANSWER_DAYS) for m in waiting)
 
 
 # --- Agreements -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("circles/", views.directory, name="directory"),
     path("circles/<slug:slug>/", views.detail, name="detail"),
     path("circles/<slug:slug>/join/", views.join, name="join"),
+    path("circles/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
     path("circles/<slug:slug>/leave/", views.leave, name="leave"),
     path("circles/<slug:slug>/offer/", views.answer_offer, name="offer"),
     path("circles/<slug:slug>/agreements/", views.accept_agreements, name="agreements"),

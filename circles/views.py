@@ -17,6 +17,7 @@ from circles.forms import (
     OfferForm,
     RSVPForm,
     SharingForm,
+    WithdrawForm,
 )
 from circles.models import Circle, Meeting, Membership
 
@@ -77,6 +78,7 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         if membership
         else None,
         **selectors.circle_page(circle, membership),
+        "answer_days": services.ANSWER_DAYS,
     }
     return render(request, "circles/detail.html", context)
 
@@ -90,7 +92,10 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.membership_request(
-                circle=circle, user=request.user, agreement_version=form.cleaned_data["version"]
+                circle=circle,
+                user=request.user,
+                agreement_version=form.cleaned_data["version"],
+                introduction=form.cleaned_data["introduction"],
             )
         except services.CircleError as error:
             messages.error(request, error.message)
@@ -98,10 +103,37 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             if membership.status == Membership.Status.WAITLISTED:
                 messages.info(request, services.ON_THE_WAITLIST)
             else:
-                messages.success(request, "Your request is sent to the facilitator.")
+                messages.success(request, services.REQUEST_SENT)
             return redirect(circle)
-    context = {"circle": circle, "membership": membership, "agreement": agreement, "form": form}
+    context = {
+        "circle": circle,
+        "membership": membership,
+        "agreement": agreement,
+        "form": form,
+        **selectors.join_page(circle, membership),
+        "answer_days": services.ANSWER_DAYS,
+    }
     return render(request, "circles/join.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
+    circle, membership = _circle_or_404(request, slug)
+    pending = membership is not None and membership.status in services.PENDING
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if pending and services.membership_withdraw(membership=membership):
+            messages.success(request, services.WITHDRAWN.format(circle=circle.name))
+        else:
+            messages.info(request, services.NOTHING_TO_WITHDRAW)
+        return redirect(circle)
+    if not pending:
+        messages.info(request, services.NOTHING_TO_WITHDRAW)
+        return redirect(circle)
+    return render(
+        request, "circles/withdraw.html", {"circle": circle, "membership": membership, "form": form}
+    )
 
 
 @login_required

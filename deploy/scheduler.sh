@@ -1,7 +1,8 @@
 #!/bin/sh
 # Periodic jobs for docker compose (Kubernetes runs the same commands as CronJobs).
 # Every SCHEDULER_INTERVAL seconds (300): reminders and retries, expired seat
-# offers, join requests unanswered for 14 days. Once a day (UTC): schedule the
+# offers, facilitators reminded once of requests waiting 3 days, join requests
+# unanswered for 14 days. Once a day (UTC): schedule the
 # coming weeks, purge expired credentials and old messages' bodies.
 # Every command is safe to run again or alongside another copy (row locks,
 # idempotent scheduling), so a restart or a second scheduler does no harm.

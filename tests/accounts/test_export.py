@@ -107,7 +107,12 @@ def build_everything(tier: DuesTier, fake) -> Everything:
     circle = make_circle(name="Brooklyn Tuesday")
     circles.agreement_publish(circle=circle, text="What is said here stays here.")
     facilitator = make_facilitator("fred@example.com", circle)
-    membership = circles.membership_request(circle=circle, user=man, agreement_version=1)
+    membership = circles.membership_request(
+        circle=circle,
+        user=man,
+        agreement_version=1,
+        introduction="New in town; my brother told me about circles.",
+    )
     circles.membership_approve(membership=membership)
     # Approved a month ago: his attendance counts (and is exported) from then on.
     Membership.objects.filter(pk=membership.pk).update(
@@ -307,6 +312,9 @@ def test_the_export_holds_every_section_for_a_member_with_data_in_every_app(
     assert brooklyn["requested_at"] and brooklyn["decided_at"] and brooklyn["joined_at"]
     assert brooklyn["shares_email_with_circle"] is True
     assert brooklyn["shares_phone_with_circle"] is False
+    # What he wrote only for the facilitators is his, too.
+    assert brooklyn["introduction"] == "New in town; my brother told me about circles."
+    assert memberships["Old Mill"]["introduction"] == ""
     assert memberships["Old Mill"]["left_at"] is not None
     assert memberships["River Sunday"]["status"] == "waitlisted"
     assert memberships["River Sunday"]["seat_offer_until"] is not None

@@ -138,6 +138,7 @@ def object_urls(side: Side) -> list[str]:
     urls = [
         f"/admin/circles/circle/{c.pk}/attendance.csv",
         f"/admin/circles/circle/{c.pk}/attendance.svg",
+        f"/admin/circles/membership/{m.pk}/answer/",
     ]
     for model, pk in (
         ("circle", c.pk),
@@ -226,16 +227,23 @@ def test_a_facilitator_cannot_post_changes_or_deletions_to_another_circle(world:
     b = world.b
 
     for url in object_urls(b):
-        if not url.endswith(("change/", "delete/")):
+        if not url.endswith(("change/", "delete/", "answer/")):
             continue
-        data = {"post": "yes", "name": "Taken", "text": "Taken", "note": "Taken", "role": "member"}
+        data = {
+            "post": "yes",
+            "name": "Taken",
+            "text": "Taken",
+            "note": "Taken",
+            "role": "member",
+            "decision": "approve",
+        }
         assert client.post(url, data).status_code == 404, url
 
     b.circle.refresh_from_db()
     b.note.refresh_from_db()
     assert b.circle.name == "Birch Circle"
     assert b.note.text == "Birch private note"
-    assert Membership.objects.filter(pk=b.request.pk).exists()
+    assert Membership.objects.filter(pk=b.request.pk, status=Membership.Status.REQUESTED).exists()
     assert Meeting.objects.filter(pk=b.meeting.pk, note="Birch meeting").exists()
     # Opening the other circle's meeting did not prefill its attendance either.
     assert Attendance.objects.filter(meeting=b.meeting).count() == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.http import HttpResponse
 from djstripe.models import Customer
@@ -156,3 +158,30 @@ def test_a_broadcast_that_names_him_is_emptied_for_everyone(
     account_services.user_delete(user=circle_member)
 
     assert [row.body != "" for row in to_other] == [False, True]
+
+
+def test_his_introduction_and_the_confirmation_and_nudge_naming_him_go_with_him(
+    circle: Circle, facilitator: User
+) -> None:
+    intro = "Kestrel-unique words about my divorce."
+    kit = make_verified("kit@example.com", full_name="Kit Kestrel")
+    with committed():
+        membership = services.membership_request(
+            circle=circle, user=kit, agreement_version=1, introduction=intro
+        )
+    Membership.objects.filter(pk=membership.pk).update(
+        requested_at=membership.requested_at - timedelta(days=4)
+    )
+    with committed():
+        assert services.requests_nudge() == 1
+    nudge = Notification.objects.get(user=facilitator, kind="join_request_waiting")
+    assert "Kit K." in nudge.body
+    assert Membership.objects.filter(introduction=intro).exists()
+
+    account_services.user_delete(user=kit)
+
+    assert not Membership.objects.filter(introduction__contains="Kestrel").exists()
+    nudge.refresh_from_db()
+    assert (nudge.subject, nudge.body) == ("", "")
+    for alias in ("default", "creds"):
+        assert find_in_database(alias, ["Kestrel-unique", "Kit Kestrel"]) == [], alias

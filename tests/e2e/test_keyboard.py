@@ -50,7 +50,7 @@ def test_a_member_signs_in_asks_to_join_and_rsvps_with_the_keyboard_alone(
     assert page.evaluate("document.activeElement.checked")
     tab_to(page, "Ask to join", tag="button")
     keys.press("Enter")
-    expect(page.get_by_text("You asked to join.")).to_be_visible()
+    expect(page.get_by_text("usually answers within 3 days")).to_be_visible()
     journey.check("asked to join")
     assert Membership.objects.get(user=member, circle=second).status == "requested"
     assert AgreementAcceptance.objects.filter(user=member, agreement__circle=second).exists()

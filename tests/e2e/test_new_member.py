@@ -79,7 +79,7 @@ def test_a_new_member_signs_up_verifies_finds_a_circle_and_asks_to_join(journey:
     page.get_by_role("button", name="Ask to join").click()
     expect(page).to_have_url(journey.site + wanted.get_absolute_url())
     expect(page.get_by_role("status").first).to_contain_text("request is sent")
-    expect(page.get_by_text("You asked to join.")).to_be_visible()
+    expect(page.get_by_text("usually answers within 3 days")).to_be_visible()
     journey.check("asked to join")
 
     membership = Membership.objects.get(user__email="sam@example.com", circle=wanted)
