@@ -438,5 +438,5 @@ def seed_upcoming(circle: Circle) -> None:
         )
     if len(upcoming) == 3:
         services.meeting_cancel(
-            meeting=upcoming[2], note="Facilitator away this week: no circle. See you next time."
+            meeting=upcoming[2], reason="Facilitator away this week: no circle. See you next time."
         )
