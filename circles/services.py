@@ -60,7 +60,7 @@ MEETING_CLOSED = "This meeting can no longer take RSVPs."
 NOT_CANCELLABLE = "Only a scheduled meeting can be cancelled."
 NOT_MEMBER_TO_LEAVE = "You are not in this circle."
 ZONE_FROM_CIRCLE = (
-    "Times are now shown in the circle's time zone ({zone}); change it in your settings."
+    "Times are now shown in {zone}, the circle's; change your time zone in your settings."
 )
 NOT_REINSTATABLE = "Only a cancelled meeting that has not started yet can be reinstated."
 COOLING_DOWN = "You can ask to join this circle again from {when}."

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import dues_status
-from circles import calendar, selectors, services
+from circles import calendar, selectors, services, times
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
@@ -98,12 +98,15 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
         except services.CircleError as error:
             messages.error(request, error.message)
         else:
-            if services.zone_from_circle(user=request.user, circle=circle):
-                messages.info(request, services.ZONE_FROM_CIRCLE.format(zone=circle.time_zone))
             if membership.status == Membership.Status.WAITLISTED:
                 messages.info(request, services.ON_THE_WAITLIST)
             else:
                 messages.success(request, "Your request is sent to the facilitator.")
+            if services.zone_from_circle(user=request.user, circle=circle):
+                messages.info(
+                    request,
+                    services.ZONE_FROM_CIRCLE.format(zone=times.zone_label(circle.time_zone)),
+                )
             return redirect(circle)
     context = {"circle": circle, "membership": membership, "agreement": agreement, "form": form}
     return render(request, "circles/join.html", context)

@@ -63,3 +63,16 @@ def test_the_sign_up_page_carries_the_field_and_the_script_that_fills_it() -> No
     assert re.search(r'<input type="hidden" name="time_zone"[^>]*data-browser-zone', html)
     assert "/static/js/time-zone.js" in html
     assert "<script>" not in html  # the CSP allows no inline script
+
+
+def test_settings_say_plainly_when_times_are_in_utc(member: User) -> None:
+    client = force_signed_in(member)
+    assert member.time_zone == "UTC"
+    assert (
+        "Times are shown in UTC — set your time zone"
+        in client.get("/accounts/settings/").content.decode()
+    )
+
+    member.time_zone = "Europe/Paris"
+    member.save(update_fields=["time_zone"])
+    assert "Times are shown in UTC" not in client.get("/accounts/settings/").content.decode()
