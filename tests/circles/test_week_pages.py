@@ -462,6 +462,11 @@ def test_the_leaders_reminder_says_he_leads(week) -> None:
         n.user.email: n.body
         for n in Notification.objects.filter(kind="reminder_24h", channel="email")
     }
+    subjects = {
+        n.subject for n in Notification.objects.filter(kind="reminder_24h", channel="email")
+    }
+    when = times.moment_text(meeting.starts_at, meeting.circle, None)
+    assert subjects == {f"Reminder: Mission Tuesday meets {when}"}
     assert "You're leading this week." in by_man[daniel.email]
     assert "You're leading this week." not in by_man[sam.email]
     assert "Daniel O. leads this week." in by_man[sam.email]
