@@ -8,7 +8,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
-from accounts import services, tasks, throttle
+from accounts import services, tasks, throttle, zones
 from accounts.canonical import email_key
 from accounts.models import User
 
@@ -69,6 +69,12 @@ class AdminUserChangeForm(forms.ModelForm):
 
 
 class SignUpForm(auth_forms.BaseUserCreationForm):
+    # Filled by static/js/time-zone.js from the browser; absent or not a real
+    # zone, the account starts in UTC and his pages say so (accounts.zones).
+    time_zone = forms.CharField(
+        required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-browser-zone": ""})
+    )
+
     class Meta:
         model = User
         fields = ("email", "full_name")
@@ -82,6 +88,9 @@ class SignUpForm(auth_forms.BaseUserCreationForm):
 
     def clean_email(self) -> str:
         return User.objects.normalize_email(self.cleaned_data["email"])
+
+    def clean_time_zone(self) -> str:
+        return zones.valid_or_none(self.cleaned_data.get("time_zone")) or zones.FALLBACK
 
     def validate_unique(self) -> None:
         # Whether the address is taken is never said here (the service deals
@@ -211,6 +220,8 @@ class SettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["full_name"].required = True
+        self.fields["time_zone"].help_text = "Times of online meetings are shown in this zone."
+        self.fields["time_zone"].error_messages["invalid_choice"] = zones.NOT_A_ZONE
 
     def clean_phone(self) -> str:
         raw = self.cleaned_data["phone"].strip()

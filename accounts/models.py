@@ -10,9 +10,7 @@ so checking a session never needs the credentials database.
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import timedelta
-from functools import cache
 from typing import Any
 from uuid import uuid4
 
@@ -29,6 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from accounts import zones
 from accounts.canonical import KEY_MAX_LENGTH, email_key, retired_key
 from mensc.routers import CREDS_DB
 
@@ -43,9 +42,9 @@ MESSAGE_KINDS = {
 CHANNELS = ("email", "sms")
 
 
-@cache
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+def time_zone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Real Region/City zones grouped by region, UTC first (accounts.zones)."""
+    return zones.grouped_choices()
 
 
 EMAIL_TAKEN = "An account with this email address already exists."

@@ -18,7 +18,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 
-from accounts import personal_data, throttle
+from accounts import personal_data, throttle, zones
 from accounts.models import (
     Credential,
     EmailChange,
@@ -162,7 +162,9 @@ def password_reset_request(*, email: str) -> int:
     return len(users)
 
 
-def user_sign_up(*, email: str, full_name: str, password: str, next_url: str = "") -> None:
+def user_sign_up(
+    *, email: str, full_name: str, password: str, next_url: str = "", time_zone: str = "UTC"
+) -> None:
     """Sign an address up, the same way whether or not it already has an account.
 
     A new address gets an unverified account whose password signs in once the
@@ -177,6 +179,7 @@ def user_sign_up(*, email: str, full_name: str, password: str, next_url: str = "
         full_name=full_name,
         from_sign_up=True,
         sign_up_next=local_next(next_url),
+        time_zone=zones.valid_or_none(time_zone) or zones.FALLBACK,
     )
     user.set_password(password)  # hashed on both paths: the time tells nothing
     owner = User.objects.with_email(email).first()

@@ -77,6 +77,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
             full_name=form.cleaned_data["full_name"],
             password=form.cleaned_data["password1"],
             next_url=next_url,
+            time_zone=form.cleaned_data["time_zone"],
         )
         return redirect("accounts:sign_up_done")
     return render(request, "accounts/sign_up.html", {"form": form, "next": next_url})

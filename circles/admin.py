@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
@@ -159,6 +160,17 @@ class AgreementInline(admin.TabularInline):
         return False
 
 
+def bio_field(seat: Membership) -> forms.CharField:
+    return forms.CharField(
+        label="Your bio",
+        required=False,
+        max_length=Membership._meta.get_field("bio").max_length,
+        initial=seat.bio,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="A few words about you as this circle's facilitator, shown on its page.",
+    )
+
+
 @admin.register(Circle)
 class CircleAdmin(CircleScopedAdmin):
     circle_lookup = "pk"
@@ -182,6 +194,11 @@ class CircleAdmin(CircleScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Circle, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        if "my_bio" in form.changed_data:
+            seat = self._own_seat(request, obj)
+            if seat is not None:
+                seat.bio = form.cleaned_data["my_bio"]
+                seat.save(update_fields=["bio"])
         if change and {"capacity", "status"} & set(form.changed_data):
             # Seats added (or the circle opened): the waitlist has them first, and
             # open/full follows the seats held again.
@@ -189,6 +206,24 @@ class CircleAdmin(CircleScopedAdmin):
 
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
         return self.prepopulated_fields if request.user.is_superuser else {}
+
+    @staticmethod
+    def _own_seat(request: HttpRequest, circle: Circle | None) -> Membership | None:
+        """His own facilitating membership of this circle: where his bio lives."""
+        if circle is None or circle.pk is None:
+            return None
+        return (
+            Membership.objects.facilitating().filter(circle=circle, user_id=request.user.pk).first()
+        )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        seat = self._own_seat(request, obj)
+        if seat is not None:
+            # A field of the form, not of the circle: each facilitator writes his own.
+            kwargs["form"] = type(
+                "CircleFormWithBio", (kwargs.get("form", self.form),), {"my_bio": bio_field(seat)}
+            )
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The slug is the circle's public address: only superusers move it.
@@ -634,10 +669,19 @@ class MeetingAdmin(CircleScopedAdmin):
     list_filter = ("status", ("circle", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("circle", "leader")
     ordering = ("-starts_at",)
-    actions = ["cancel"]
+    actions = ["cancel", "reinstate"]
     inlines = [AttendanceInline]
     # Adds "who's coming" by name and a link to the attendance grid.
     change_form_template = "admin/circles/meeting/change_form.html"
+
+    def save_model(self, request: HttpRequest, obj: Meeting, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if (not change or "starts_at" in form.changed_data) and services.meeting_added(meeting=obj):
+            self.message_user(
+                request,
+                f"{obj}: outside the circle's regular days or times, so its members are told.",
+                messages.INFO,
+            )
 
     @admin.display(description="Starts (circle's time)", ordering="starts_at")
     def local_start(self, meeting: Meeting) -> str:
@@ -726,8 +770,27 @@ class MeetingAdmin(CircleScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Cancel meetings", permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:
-        for meeting in queryset.select_related("circle"):
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse | None:
+        """Ask first, with the reason the members will read; then cancel each scheduled one."""
+        meetings = list(queryset.select_related("circle"))
+        posted = request.POST.get("post") == "yes"
+        form = admin_views.CancelMeetingsForm(request.POST if posted else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Cancel these meetings?",
+                "opts": self.opts,
+                "meetings": meetings,
+                "form": form,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request,
+                "admin/circles/meeting/cancel_confirm.html",
+                context,
+                status=400 if posted else 200,
+            )
+        for meeting in meetings:
             if meeting.status != Meeting.Status.SCHEDULED:
                 self.message_user(
                     request,
@@ -736,11 +799,25 @@ class MeetingAdmin(CircleScopedAdmin):
                 )
                 continue
             try:
-                services.meeting_cancel(meeting=meeting)
+                services.meeting_cancel(meeting=meeting, reason=form.cleaned_data["reason"])
             except CircleError as error:
                 self.message_user(request, f"{meeting}: {error.message}", messages.ERROR)
             else:
+                self.log_change(request, meeting, "Cancelled.")
                 self.message_user(request, f"Cancelled: {meeting}.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Reinstate cancelled meetings", permissions=["change"])
+    def reinstate(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:
+        """Undo a cancellation before the meeting starts; the members are told it is on."""
+        for meeting in queryset.select_related("circle"):
+            try:
+                services.meeting_reinstate(meeting=meeting)
+            except CircleError as error:
+                self.message_user(request, f"{meeting}: {error.message}", messages.WARNING)
+            else:
+                self.log_change(request, meeting, "Reinstated.")
+                self.message_user(request, f"On again: {meeting}.", messages.SUCCESS)
 
 
 # --- Facilitator notes (credentials database) -------------------------------------------

@@ -49,6 +49,33 @@ def held_or_past(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
 # --- Forms --------------------------------------------------------------------------------
 
 
+USE_CANCEL_ACTION = (
+    'To cancel, use the list\'s "Cancel meetings" action: it asks for the reason '
+    "and tells the members."
+)
+USE_REINSTATE_ACTION = (
+    'To put a cancelled meeting back on, use the list\'s "Reinstate cancelled meetings" '
+    "action: it tells the members."
+)
+CANCEL_NEEDS_REASON = "Say why it is cancelled: the members read this."
+
+
+class CancelMeetingsForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Told to the members, e.g. "I\'m away this week; we meet again on the 14th."',
+        error_messages={"required": CANCEL_NEEDS_REASON},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(CANCEL_NEEDS_REASON)
+        return reason
+
+
 class MeetingAdminForm(forms.ModelForm):
     class Meta:
         model = Meeting
@@ -65,6 +92,11 @@ class MeetingAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        was, now = self.instance.status if self.instance.pk else None, cleaned.get("status")
+        if now == Meeting.Status.CANCELLED and was != Meeting.Status.CANCELLED:
+            self.add_error("status", USE_CANCEL_ACTION)
+        elif was == Meeting.Status.CANCELLED and now == Meeting.Status.SCHEDULED:
+            self.add_error("status", USE_REINSTATE_ACTION)
         circle, leader = cleaned.get("circle"), cleaned.get("leader")
         if circle and leader and not circle.memberships.active().filter(user=leader).exists():
             self.add_error("leader", "Choose an active member of this circle.")

@@ -56,3 +56,16 @@ class SharingForm(forms.Form):
 
     share_email = forms.BooleanField(required=False, label="Show my email address to my circle")
     share_phone = forms.BooleanField(required=False, label="Show my mobile number to my circle")
+
+
+class LeaveForm(forms.Form):
+    word = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="A word to your facilitator (optional)",
+        help_text=(
+            "The circle's agreement asks a man who leaves to say so. Only the facilitators read it."
+        ),
+        error_messages={"max_length": "Keep it under 1,000 characters."},
+    )

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from circles import times
 from circles.models import Agreement, Meeting, Membership
 from circles.selectors import public_name, waitlist_position
 from notifications.kinds import EMAIL, SMS, MessageKind
@@ -60,6 +61,23 @@ KINDS = [
         preference="updates",
         channels=BOTH,
         description="A meeting is cancelled",
+    ),
+    MessageKind(
+        name="meeting_reinstated",
+        preference="updates",
+        channels=BOTH,
+        description="A cancelled meeting is on again",
+    ),
+    MessageKind(
+        name="meeting_added",
+        preference="updates",
+        channels=BOTH,
+        description="A meeting outside the circle's regular days or times",
+    ),
+    MessageKind(
+        name="member_left",
+        preference="updates",
+        description="To facilitators: a man left the circle, and his word if he wrote one",
     ),
     MessageKind(
         name="agreements_changed",
@@ -169,20 +187,55 @@ def seat_offered(membership: Membership, *, message: str = "") -> None:
     )
 
 
-def meeting_cancelled(meeting: Meeting) -> None:
+def _to_members(meeting: Meeting, kind: str, subject_key: str) -> None:
+    """Each active member, the meeting's time in his own words (circles.times)."""
     for membership in meeting.circle.memberships.active().select_related("user"):
+        reader = times.reader_zone_name(membership.user)
+        # Dates in subjects follow the same rule as `when`: the venue's for in person.
+        zone = ZoneInfo(membership.user.time_zone) if meeting.circle.is_online else None
         notify(
             user=membership.user,
-            kind="meeting_cancelled",
-            subject_key=f"meeting:{meeting.pk}",
+            kind=kind,
+            subject_key=subject_key,
             context={
                 "circle": meeting.circle,
                 "meeting": meeting,
-                "starts": timezone.localtime(
-                    meeting.starts_at, ZoneInfo(membership.user.time_zone)
+                "when": times.moment_text(meeting.starts_at, meeting.circle, reader),
+                "starts": timezone.localtime(meeting.starts_at, zone or meeting.circle.zone),
+                # A date filter would move it to the active zone: the words, made here.
+                "day": times.day(
+                    timezone.localtime(meeting.starts_at, zone or meeting.circle.zone)
                 ),
             },
             channels=BOTH,
+        )
+
+
+def meeting_cancelled(meeting: Meeting) -> None:
+    # Each cancellation its own subject: a reinstated meeting may be cancelled again.
+    stamp = f"{meeting.cancelled_at:%Y%m%d%H%M%S%f}" if meeting.cancelled_at else "once"
+    _to_members(meeting, "meeting_cancelled", f"meeting:{meeting.pk}:{stamp}")
+
+
+def meeting_reinstated(meeting: Meeting) -> None:
+    _to_members(
+        meeting, "meeting_reinstated", f"meeting:{meeting.pk}:{timezone.now():%Y%m%d%H%M%S%f}"
+    )
+
+
+def meeting_added(meeting: Meeting) -> None:
+    _to_members(meeting, "meeting_added", f"meeting:{meeting.pk}")
+
+
+def member_left(membership: Membership, *, word: str = "") -> None:
+    """Tell the circle's facilitators that a man left, with his word if any."""
+    circle = membership.circle
+    for facilitator in circle.memberships.facilitating().select_related("user"):
+        notify(
+            user=facilitator.user,
+            kind="member_left",
+            subject_key=f"membership:{membership.pk}:left:{membership.left_at:%Y%m%d%H%M%S}",
+            context={"circle": circle, "member_name": public_name(membership.user), "word": word},
         )
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 from django.utils import timezone
 
+from circles import times
 from circles.models import RSVP, Meeting, Membership
 from circles.selectors import public_name
 from notifications import services as notify
@@ -82,6 +83,10 @@ def queue_reminders(*, now: datetime | None = None) -> int:
                             "meeting": meeting,
                             "circle": meeting.circle,
                             "leader": public_name(meeting.leader) if meeting.leader else "",
+                            "you_lead": meeting.leader_id == user.pk,
+                            "when": times.moment_text(
+                                meeting.starts_at, meeting.circle, times.reader_zone_name(user)
+                            ),
                             # In his own time zone, like the pages.
                             "starts": timezone.localtime(meeting.starts_at, zone(user.time_zone)),
                         },

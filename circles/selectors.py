@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import (
-    Count,
     F,
+    Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -17,6 +18,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import User
+from billing.models import DuesTier
 from circles.models import RSVP, CalendarFeed, Circle, Meeting, Membership
 
 
@@ -79,15 +81,26 @@ def waitlist_position(membership: Membership) -> int | None:
     return ahead.count() + 1
 
 
-def upcoming_meetings_for(user: User, *, limit: int = 10) -> list[Meeting]:
-    """The member's next meetings in his active circles, each with his RSVP attached."""
+def upcoming_meetings_for(
+    user: User, *, limit: int = 10, with_cancelled: bool = False
+) -> list[Meeting]:
+    """The member's next meetings in his active circles, each with his RSVP attached.
+
+    `with_cancelled`: cancelled ones stay listed (as cancelled, with the reason),
+    so a meeting never just vanishes from his list.
+    """
+    if with_cancelled:
+        coming = Meeting.objects.filter(
+            status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
+            ends_at__gt=timezone.now(),
+        ).order_by("starts_at")
+    else:
+        coming = Meeting.objects.upcoming()
     meetings = list(
-        Meeting.objects.upcoming()
-        .filter(
+        coming.filter(
             circle__memberships__user=user,
             circle__memberships__status=Membership.Status.ACTIVE,
-        )
-        .select_related("circle", "leader")[:limit]
+        ).select_related("circle", "leader")[:limit]
     )
     answers = dict(
         RSVP.objects.filter(user=user, meeting__in=meetings).values_list("meeting_id", "response")
@@ -103,6 +116,13 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
     is_member = membership is not None and membership.status == Membership.Status.ACTIVE
     context: dict[str, object] = {
         "facilitator_names": [public_name(m.user) for m in circle.facilitator_memberships],
+        "facilitators": [
+            {"name": public_name(m.user), "bio": m.bio, "role": m.get_role_display()}
+            for m in circle.facilitator_memberships
+        ],
+        # The date of the next meeting is no secret: the schedule is public.
+        "next_meeting": circle.meetings.upcoming().first(),
+        "dues_range": dues_range(),
         "seats_free": max(circle.capacity - circle.seats_held, 0),
         "agreement": agreement,
         "is_member": is_member,
@@ -111,7 +131,14 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
     }
     if is_member:
         context["roster"] = list(roster(circle))
-        context["upcoming"] = list(circle.meetings.upcoming().select_related("leader")[:5])
+        context["upcoming"] = list(
+            circle.meetings.filter(
+                status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
+                ends_at__gt=timezone.now(),
+            )
+            .order_by("starts_at")
+            .select_related("leader")[:5]
+        )
         context["needs_acceptance"] = (
             agreement is not None
             and not agreement.acceptances.filter(user=membership.user).exists()
@@ -165,7 +192,7 @@ def dashboard(user: User) -> dict[str, object]:
         for m in waitlisted:
             m.position = order[m.circle_id].index(m.pk) + 1
     return {
-        "meetings": upcoming_meetings_for(user, limit=5),
+        "meetings": upcoming_meetings_for(user, limit=5, with_cancelled=True),
         "active": [m for m in memberships if m.status in ("active", "paused")],
         "pending": [m for m in memberships if m.status in ("requested", "waitlisted")],
     }
@@ -176,15 +203,29 @@ def my_rsvp(meeting: Meeting, user: User) -> str | None:
 
 
 def meeting_page(meeting: Meeting, user: User) -> dict[str, object]:
+    """A member's meeting page (only members reach it): who is coming, by name."""
     meeting.my_rsvp = my_rsvp(meeting, user)
-    counts = dict(
-        meeting.rsvps.values_list("response").annotate(n=Count("pk")).values_list("response", "n")
-    )
+    answers = list(meeting.rsvps.select_related("user").order_by("responded_at", "pk"))
+    coming = [public_name(r.user) for r in answers if r.response == RSVP.Response.YES]
+    not_coming = [public_name(r.user) for r in answers if r.response == RSVP.Response.NO]
     return {
         "leader_name": public_name(meeting.leader) if meeting.leader else None,
-        "yes_count": counts.get("yes", 0),
-        "no_count": counts.get("no", 0),
+        "is_leader": meeting.leader_id is not None and meeting.leader_id == user.pk,
+        "coming": coming,
+        "not_coming": not_coming,
+        "yes_count": len(coming),
+        "no_count": len(not_coming),
     }
+
+
+def dues_range() -> dict[str, object] | None:
+    """The sliding scale's lowest and highest monthly amount (active tiers), or None."""
+    tiers = DuesTier.objects.filter(is_active=True)
+    spread = tiers.aggregate(low=Min("amount_cents"), high=Max("amount_cents"))
+    if spread["low"] is None:
+        return None
+    currency = (tiers.values_list("currency", flat=True).first() or "usd").upper()
+    return {"low": spread["low"] / 100, "high": spread["high"] / 100, "currency": currency}
 
 
 def has_calendar_feed(user: User) -> bool:

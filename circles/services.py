@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import zones
 from accounts.models import User
 from circles import messages
 from circles.models import (
@@ -66,6 +67,10 @@ NEEDS_ACCEPTANCE = "The circle's agreements changed: please accept them before y
 MEETING_CLOSED = "This meeting can no longer take RSVPs."
 NOT_CANCELLABLE = "Only a scheduled meeting can be cancelled."
 NOT_MEMBER_TO_LEAVE = "You are not in this circle."
+ZONE_FROM_CIRCLE = (
+    "Times are now shown in {zone}, the circle's; change your time zone in your settings."
+)
+NOT_REINSTATABLE = "Only a cancelled meeting that has not started yet can be reinstated."
 COOLING_DOWN = "You can ask to join this circle again from {when}."
 TOO_MANY_OPEN = (
     f"You are already waiting on {MAX_OPEN_REQUESTS} circles (a request or a waitlist "
@@ -583,19 +588,55 @@ def attendance_prefill(*, meeting: Meeting) -> int:
 
 
 @transaction.atomic
-def meeting_cancel(*, meeting: Meeting, note: str = "") -> Meeting:
-    """Cancel a meeting; the date stays taken so scheduling won't bring it back."""
+def meeting_cancel(*, meeting: Meeting, reason: str = "") -> Meeting:
+    """Cancel a meeting; the date stays taken so scheduling won't bring it back.
+
+    `reason` is this cancellation's own, told to the members; the meeting's
+    note (written for another purpose) is never sent as one.
+    """
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
     # A past one too: recording that a meeting did not take place.
     if meeting.status != Meeting.Status.SCHEDULED:
         raise CircleError(NOT_CANCELLABLE)
     meeting.status = Meeting.Status.CANCELLED
-    if note:
-        meeting.note = note
-    meeting.save(update_fields=["status", "note"])
+    meeting.cancel_reason = reason.strip()[:300]
+    meeting.cancelled_at = timezone.now()
+    meeting.save(update_fields=["status", "cancel_reason", "cancelled_at"])
     if meeting.starts_at > timezone.now():
         messages.meeting_cancelled(meeting)
     return meeting
+
+
+@transaction.atomic
+def meeting_reinstate(*, meeting: Meeting) -> Meeting:
+    """Undo a cancellation while the meeting has not started; the members are told again."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status != Meeting.Status.CANCELLED or meeting.starts_at <= timezone.now():
+        raise CircleError(NOT_REINSTATABLE)
+    meeting.status = Meeting.Status.SCHEDULED
+    meeting.cancel_reason = ""
+    meeting.cancelled_at = None
+    meeting.save(update_fields=["status", "cancel_reason", "cancelled_at"])
+    messages.meeting_reinstated(meeting)
+    return meeting
+
+
+def meeting_is_off_pattern(meeting: Meeting) -> bool:
+    """True if the meeting is not on one of the circle's regular dates and times."""
+    circle = meeting.circle
+    local = timezone.localtime(meeting.starts_at, circle.zone)
+    return not circle.meets_on(local.date()) or local.time() != circle.start_time
+
+
+def meeting_added(*, meeting: Meeting) -> bool:
+    """A meeting scheduled by hand: the members hear of it if it is off the regular
+    pattern (a regular one is what they expect). True if they were told."""
+    if meeting.status != Meeting.Status.SCHEDULED or meeting.starts_at <= timezone.now():
+        return False
+    if not meeting_is_off_pattern(meeting):
+        return False
+    messages.meeting_added(meeting)
+    return True
 
 
 # --- Calendar feed ----------------------------------------------------------------------
@@ -652,3 +693,32 @@ def membership_sharing_set(
         raise CircleError(NOT_A_MEMBER)
     membership.share_email, membership.share_phone = share_email, share_phone
     return membership
+
+
+# --- Leaving with a word; a newcomer's time zone -------------------------------------
+
+
+@transaction.atomic
+def membership_leave_saying(*, membership: Membership, word: str = "") -> Membership:
+    """A man leaves his circle himself, with an optional word that his facilitators read.
+
+    The circle's agreement asks a man who leaves to say so: the facilitators
+    are told either way, with his word if he wrote one.
+    """
+    was_in = membership.status in Membership.MEMBER_STATUSES
+    membership = membership_leave(membership=membership)
+    if was_in:
+        messages.member_left(membership, word=word.strip())
+    return membership
+
+
+def zone_from_circle(*, user: User, circle: Circle) -> bool:
+    """A man whose zone we do not know yet (UTC) takes his circle's when he asks to join.
+
+    True if his zone changed.
+    """
+    if user.time_zone != zones.FALLBACK or circle.time_zone == zones.FALLBACK:
+        return False
+    user.time_zone = circle.time_zone
+    user.save(update_fields=["time_zone"])
+    return True

@@ -9,11 +9,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import dues_status
-from circles import calendar, selectors, services
+from circles import calendar, selectors, services, times
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
     JoinForm,
+    LeaveForm,
     OfferForm,
     RSVPForm,
     SharingForm,
@@ -24,6 +25,8 @@ from circles.models import Circle, Meeting, Membership
 ICS = "text/calendar; charset=utf-8"
 # Those who once were in an unlisted circle no longer see it.
 SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
+# In the circle, or asking or waiting to be: what "leave" ends (a request is withdrawn).
+LEAVABLE = (*Membership.MEMBER_STATUSES, Membership.Status.REQUESTED, Membership.Status.WAITLISTED)
 
 
 def _circle_or_404(request: HttpRequest, slug: str) -> tuple[Circle, Membership | None]:
@@ -104,6 +107,11 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.info(request, services.ON_THE_WAITLIST)
             else:
                 messages.success(request, services.REQUEST_SENT)
+            if services.zone_from_circle(user=request.user, circle=circle):
+                messages.info(
+                    request,
+                    services.ZONE_FROM_CIRCLE.format(zone=times.zone_label(circle.time_zone)),
+                )
             return redirect(circle)
     context = {
         "circle": circle,
@@ -137,18 +145,26 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def leave(request: HttpRequest, slug: str) -> HttpResponse:
+    """Leaving asks first (GET shows what it means); the POST leaves, with an optional word."""
     circle, membership = _circle_or_404(request, slug)
-    if membership is None:
+    if membership is None or membership.status not in LEAVABLE:
         raise Http404
-    try:
-        services.membership_leave(membership=membership)
-    except services.CircleError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"You have left {circle.name}.")
-    return redirect("circles:dashboard")
+    form = LeaveForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_leave_saying(membership=membership, word=form.cleaned_data["word"])
+        except services.CircleError as error:
+            messages.error(request, error.message)
+            return redirect(circle)
+        if membership.status in Membership.MEMBER_STATUSES:
+            messages.success(request, f"You have left {circle.name}. Your facilitator is told.")
+        else:
+            messages.success(request, f"You have left {circle.name}.")
+        return redirect("circles:dashboard")
+    context = {"circle": circle, "membership": membership, "form": form}
+    return render(request, "circles/leave.html", context, status=400 if form.errors else 200)
 
 
 @login_required

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.forms import PHONE_INVALID, PHONE_NEEDED_FOR_SMS
 from accounts.models import User
+from accounts.zones import NOT_A_ZONE
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -44,7 +45,12 @@ def test_settings_save_profile_phone_zone_and_preferences(member: User) -> None:
         ({"phone": "+1 000 000 0000"}, "phone", PHONE_INVALID),
         ({"phone": "call me"}, "phone", PHONE_INVALID),
         ({"phone": "", "sms_reminders": "on"}, "phone", PHONE_NEEDED_FOR_SMS),
-        ({"time_zone": "Mars/Olympus"}, "time_zone", "Select a valid choice"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone", NOT_A_ZONE),
+        ({"time_zone": "Factory"}, "time_zone", NOT_A_ZONE),
+        ({"time_zone": "localtime"}, "time_zone", NOT_A_ZONE),
+        ({"time_zone": "Etc/GMT+5"}, "time_zone", NOT_A_ZONE),
+        ({"time_zone": "posix/Europe/Paris"}, "time_zone", NOT_A_ZONE),
+        ({"time_zone": "US/Pacific"}, "time_zone", NOT_A_ZONE),
         ({"full_name": ""}, "full_name", "required"),
     ],
 )

@@ -166,7 +166,25 @@ def test_cancelling_meetings(world: World, al: Client) -> None:
     upcoming = make_meeting(world.a.circle, in_days=5)
     held = make_meeting(world.a.circle, in_days=-14, status=Meeting.Status.HELD)
 
-    messages = act(al, "meeting", "cancel", upcoming.pk, held.pk)
+    asked = al.post(
+        "/admin/circles/meeting/",
+        {"action": "cancel", "_selected_action": [upcoming.pk, held.pk]},
+    )
+    assert "Cancel these meetings?" in asked.content.decode()
+    upcoming.refresh_from_db()
+    assert upcoming.status == Meeting.Status.SCHEDULED  # asking first changes nothing
+
+    response = al.post(
+        "/admin/circles/meeting/",
+        {
+            "action": "cancel",
+            "_selected_action": [upcoming.pk, held.pk],
+            "post": "yes",
+            "reason": "Fred is away.",
+        },
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
 
     upcoming.refresh_from_db()
     held.refresh_from_db()

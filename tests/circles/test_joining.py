@@ -260,7 +260,7 @@ def test_only_a_scheduled_meeting_can_be_cancelled(circle: Circle) -> None:
     from tests.circles.conftest import make_meeting
 
     meeting = make_meeting(circle)
-    services.meeting_cancel(meeting=meeting, note="Holiday")
+    services.meeting_cancel(meeting=meeting, reason="Holiday")
 
     with pytest.raises(services.CircleError, match="Only a scheduled meeting"):
         services.meeting_cancel(meeting=meeting)
@@ -269,4 +269,4 @@ def test_only_a_scheduled_meeting_can_be_cancelled(circle: Circle) -> None:
         services.meeting_cancel(meeting=held)
 
     meeting.refresh_from_db()
-    assert (meeting.status, meeting.note) == ("cancelled", "Holiday")
+    assert (meeting.status, meeting.cancel_reason) == ("cancelled", "Holiday")

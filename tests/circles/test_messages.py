@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import User
-from circles import services
+from circles import services, times
 from circles.models import RSVP, Circle, Membership
 from circles.reminders import queue_reminders
 from notifications import delivery, sms
@@ -84,7 +84,7 @@ def test_a_cancelled_meeting_tells_members_by_email_and_text(
     meeting = make_meeting(circle, in_days=2)
 
     with committed():
-        services.meeting_cancel(meeting=meeting, note="Snowed in")
+        services.meeting_cancel(meeting=meeting, reason="Snowed in")
 
     assert [m.to for m in mail.outbox] == [[circle_member.email]]
     assert "Cancelled: Brooklyn Tuesday" in mail.outbox[0].subject
@@ -222,6 +222,9 @@ def test_reminders_show_the_time_in_the_members_time_zone(
 ) -> None:
     circle_member.time_zone = "Europe/London"
     circle_member.save()
+    # Online: he joins from London, so London's clock (an in-person meeting is in the venue's).
+    circle.location_kind = Circle.LocationKind.ONLINE
+    circle.save()
     starts = (timezone.now() + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
     make_meeting(circle, in_days=0).__class__.objects.filter(circle=circle).update(
         starts_at=starts, ends_at=starts + timedelta(hours=1)
@@ -231,7 +234,8 @@ def test_reminders_show_the_time_in_the_members_time_zone(
 
     body = Notification.objects.get(kind="reminder_24h").body
     local = timezone.localtime(starts, __import__("zoneinfo").ZoneInfo("Europe/London"))
-    assert local.strftime("%H:%M") in body
+    assert f"{times.clock(local)} your time (" in body
+    assert "New York time)" in body
 
 
 def test_delivering_a_message_twice_sends_it_once(circle: Circle, circle_member: User) -> None:

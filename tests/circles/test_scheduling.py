@@ -185,7 +185,7 @@ def test_a_cancelled_date_is_not_scheduled_again() -> None:
     circle = make_circle(weekday=1, starts_on=date(2026, 1, 1))
     schedule_circle(circle, weeks=4, today=date(2026, 1, 5))
     cancelled = circle.meetings.order_by("starts_at")[1]
-    services.meeting_cancel(meeting=cancelled, note="Snowed in")
+    services.meeting_cancel(meeting=cancelled, reason="Snowed in")
 
     assert schedule_circle(circle, weeks=4, today=date(2026, 1, 5)) == 0
 

@@ -241,3 +241,13 @@ def test_demo_code_refuses_with_debug_off(settings) -> None:
 
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("demo_code", stdout=StringIO())
+
+
+def test_the_demo_circle_page_shows_its_facilitator_bio_and_first_night(debug: None) -> None:
+    seed()
+
+    html = Client().get("/circles/mission-tuesday/").content.decode()
+
+    assert "Marcus R." in html and "facilitated for six" in html
+    assert "Your first night" in html and "there is tea" in html
+    assert "Next meeting: <strong>" in html and "Los Angeles time" in html

@@ -149,10 +149,16 @@ def test_a_facilitator_runs_his_circle_from_the_admin(journey: Journey) -> None:
     row.get_by_role("checkbox").check()
     page.locator("select[name=action]").select_option("cancel")
     page.get_by_role("button", name="Go").click()
+    # It asks first, with the reason the members will read.
+    expect(page.get_by_role("heading", name="Cancel these meetings?")).to_be_visible()
+    journey.check("cancel confirmation")
+    page.get_by_label("Reason").fill("Fred is away that week.")
+    page.get_by_role("button", name="Yes, cancel and tell the members").click()
     expect(page.locator(".messagelist")).to_contain_text("Cancelled: Brooklyn Tuesday")
     journey.check("meeting cancelled")
     meeting.refresh_from_db()
     assert meeting.status == Meeting.Status.CANCELLED
+    assert meeting.cancel_reason == "Fred is away that week."
 
     # Attendance for the meeting of two days ago, from the meeting list: one tap per man,
     # one save. Noah joined after it started, so he is not on it; opening writes nothing.

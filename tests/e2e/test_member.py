@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from circles.models import RSVP
+from circles.selectors import public_name
 from tests.e2e.conftest import VIEWPORTS, Journey
 from tests.e2e.member_steps import (
     follow_nav,
@@ -56,9 +57,20 @@ def test_a_member_rsvps_in_place_opens_the_meeting_and_subscribes_to_the_calenda
 
     page.get_by_role("link", name=circle.name).first.click()
     expect(page).to_have_url(journey.site + meeting.get_absolute_url())
-    expect(page.get_by_text("1 coming, 0 can't come.")).to_be_visible()
+    coming = page.locator("section", has=page.get_by_role("heading", name="Who's coming"))
+    expect(coming).to_contain_text(public_name(member))
+    # The place, to members: the circle's private address or video link.
+    expect(page.get_by_role("heading", name="Where")).to_be_visible()
     expect(page.get_by_role("button", name="Yes")).to_have_attribute("aria-pressed", "true")
     journey.check("meeting page")
+
+    # Leaving asks first; staying is one tap back.
+    page.get_by_role("link", name="The circle", exact=True).click()
+    page.get_by_role("button", name="Leave this circle").click()
+    expect(page.get_by_role("heading", name=f"Leave {circle.name}?")).to_be_visible()
+    journey.check("leave confirmation")
+    page.get_by_role("link", name="No, stay in the circle").click()
+    expect(page).to_have_url(journey.site + circle.get_absolute_url())
 
     follow_nav(page, "Dashboard")
     page.get_by_role("link", name="Subscribe to my meetings in a calendar app").click()
@@ -96,7 +108,7 @@ def test_a_member_rsvps_without_javascript(journey: Journey, browser: Browser, s
         expect(page.get_by_text("You can't come.")).to_be_visible()
         expect(page.get_by_role("button", name="No")).to_have_attribute("aria-pressed", "true")
         expect(page.get_by_role("button", name="Yes")).to_have_attribute("aria-pressed", "false")
-        expect(page.get_by_text("0 coming, 1 can't come.")).to_be_visible()
+        expect(page.get_by_text(f"Can't come: {public_name(member)}")).to_be_visible()
         assert RSVP.objects.get(meeting=meeting, user=member).response == "no"
         assert too_small(page, ".rsvp button") == []
         pressed_looks_different(page, meeting.pk)

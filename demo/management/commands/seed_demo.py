@@ -35,6 +35,10 @@ from notifications.models import Notification
 DEMO_PASSWORD = "circle-demo-2026"
 DEMO_ADMIN = "admin@example.com"
 DEMO_FACILITATOR = "marcus.reyes@example.com"
+FACILITATOR_BIO = (
+    "I have sat in men's circles for twelve years and facilitated for six. "
+    "My job is to keep the time and the agreements, not to give advice."
+)
 DEMO_MEMBER = "daniel.kim@example.com"
 FACILITATORS_GROUP = "Facilitators"
 # Demo men with a mobile number (fictional 555-01xx numbers) have proved it, as
@@ -93,6 +97,9 @@ CIRCLES = [
             "public_area": "Mission District, San Francisco",
             "private_address": "Friends Meeting House, 65 Ninth Street, San Francisco\n"
             "Side door, upstairs room",
+            "first_night": "Come ten minutes early: there is tea. We sit in a circle, each man "
+            "speaks in turn and nobody has to. Listen, say what is true for you tonight, and "
+            "what is said here stays here.",
             # Seven men and one request hold the eight seats: the next man waits.
             "capacity": 8,
             "status": Circle.Status.OPEN,
@@ -356,6 +363,7 @@ def ensure_members(circle: Circle, spec: CircleSpec, users: dict[str, User]) -> 
                 "requested_at": joined - timedelta(days=5),
                 "decided_at": joined,
                 "joined_at": joined,
+                "bio": FACILITATOR_BIO if role == Membership.Role.FACILITATOR else "",
             },
         )
     AgreementAcceptance.objects.bulk_create(
@@ -438,5 +446,5 @@ def seed_upcoming(circle: Circle) -> None:
         )
     if len(upcoming) == 3:
         services.meeting_cancel(
-            meeting=upcoming[2], note="Facilitator away this week: no circle. See you next time."
+            meeting=upcoming[2], reason="Facilitator away this week: no circle. See you next time."
         )
