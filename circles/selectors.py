@@ -115,7 +115,6 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
     agreement = circle.agreements.order_by("-version").first()
     is_member = membership is not None and membership.status == Membership.Status.ACTIVE
     context: dict[str, object] = {
-        "facilitator_names": [public_name(m.user) for m in circle.facilitator_memberships],
         "facilitators": [
             {"name": public_name(m.user), "bio": m.bio, "role": m.get_role_display()}
             for m in circle.facilitator_memberships
