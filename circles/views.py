@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.selectors import dues_status
+from billing.selectors import dues_line
 from circles import calendar, selectors, services
 from circles.forms import (
     AgreementForm,
@@ -174,7 +174,7 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {**selectors.dashboard(request.user), "dues": dues_status(request.user)}
+    context = {**selectors.dashboard(request.user), "dues": dues_line(request.user)}
     return render(request, "circles/dashboard.html", context)
 
 
