@@ -30,7 +30,7 @@ def test_a_member_signs_in_asks_to_join_and_rsvps_with_the_keyboard_alone(
     tab_to(page, "Password", tag="input")
     keys.type(PASSWORD)
     keys.press("Enter")
-    expect(page).to_have_url(journey.site + "/")
+    expect(page).to_have_url(journey.site + "/dashboard/")
     journey.check("signed in")
 
     tab_to(page, "Find a circle", tag="a")
