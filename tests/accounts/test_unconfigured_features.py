@@ -130,3 +130,24 @@ def test_the_dues_page_offers_online_payment_only_with_stripe(
     assert (f'action="/billing/checkout/{tier.pk}/"' in page) is configured
     assert ("Paying online is not offered here" in page) is not configured
     assert "not configured" not in page
+
+
+def test_the_delete_page_names_no_vendor(member: User, settings) -> None:
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""
+
+    page = signed_in(member).get("/accounts/settings/delete/").content.decode()
+
+    assert "Stripe" not in page
+    assert "stops any dues you pay online" in page
+
+
+@pytest.mark.parametrize(("backend", "mentioned"), [(CONSOLE, False), (LOCMEM, True)])
+def test_the_landing_page_mentions_texts_only_when_sent(
+    settings, db: None, backend: str, mentioned: bool
+) -> None:
+    settings.SMS_BACKEND, settings.DEBUG = backend, False
+
+    page = Client().get("/").content.decode()
+
+    assert ("reply YES or NO" in page) is mentioned
+    assert "Reminders by email" in page
