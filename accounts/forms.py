@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
-from accounts import services, tasks, throttle, zones
+from accounts import phones, services, tasks, throttle, zones
 from accounts.canonical import email_key
 from accounts.models import User
 
-PHONE_INVALID = "Enter a mobile number in international format, e.g. +14155550123."
+PHONE_INVALID = phones.PHONE_INVALID
 PHONE_NEEDED_FOR_SMS = "Add a mobile number to get text messages."
 PHONE_UNVERIFIED_FOR_SMS = (
     "Verify your mobile number before turning texts on: save it, then ask for a code below."
@@ -196,6 +195,16 @@ class VerifyEmailForm(forms.Form):
 
 
 class SettingsForm(forms.ModelForm):
+    # Longer than the column (E.164 is at most 16): a man types spaces, brackets and dashes.
+    phone = forms.CharField(
+        label="Mobile number",
+        required=False,
+        max_length=40,
+        help_text="As you would dial it, e.g. (415) 555-0123; a number from another "
+        "country starts with + and its country code.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
     class Meta:
         model = User
         fields = (
@@ -210,30 +219,36 @@ class SettingsForm(forms.ModelForm):
             "email_broadcasts",
             "sms_broadcasts",
         )
-        labels = {"phone": "Mobile number"}
         widgets = {
             "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
             "display_name": forms.TextInput(attrs={"autocomplete": "nickname"}),
-            "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, texts: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["full_name"].required = True
         self.fields["time_zone"].help_text = "Times of online meetings are shown in this zone."
         self.fields["time_zone"].error_messages["invalid_choice"] = zones.NOT_A_ZONE
+        if not texts:
+            # No texts on this site: no choice about them, and a save keeps what was there.
+            for name in SMS_FIELDS:
+                del self.fields[name]
+        if self.instance.phone:
+            # Shown as he would write it; saved as +14155550123 (clean_phone).
+            self.initial["phone"] = phones.phone_display(
+                self.instance.phone, time_zone=self.instance.time_zone
+            )
 
     def clean_phone(self) -> str:
         raw = self.cleaned_data["phone"].strip()
         if not raw:
             return ""
+        # The zone he is choosing now, else his saved one: only a hint for the country.
+        zone = self.data.get("time_zone") or self.instance.time_zone
         try:
-            number = phonenumbers.parse(raw, None)
-        except phonenumbers.NumberParseException as exc:
+            return phones.phone_parse(raw, time_zone=zone)
+        except ValueError as exc:
             raise forms.ValidationError(PHONE_INVALID) from exc
-        if not phonenumbers.is_valid_number(number):
-            raise forms.ValidationError(PHONE_INVALID)
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def clean(self) -> dict:
         cleaned = super().clean()

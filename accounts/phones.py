@@ -24,20 +24,25 @@ or shared-cost number.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from datetime import timedelta
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid4
 
 import phonenumbers
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from accounts import throttle
 from accounts.models import PhoneChallenge, User
 from accounts.services import AccountError
 from mensc.routers import CREDS_DB
+from notifications import sms
 from notifications.services import notify, opted_out_numbers
 from notifications.transport import TransportError
 
@@ -52,6 +57,7 @@ SENDS_PER_NUMBER_DAILY = throttle.Limit("phone-code-number-day", 10, 24 * 60 * 6
 SENDS_PER_CLIENT = throttle.Limit("phone-code-client", 10, 60 * 60)
 
 PHONE_NONE = "Add your mobile number to your settings first."
+TEXTS_OFF = "This site does not send text messages."
 PHONE_NEEDS_EMAIL = "Verify your email address first: then we can text your number a code."
 PHONE_ALREADY = "Your mobile number is already verified."
 PHONE_OPTED_OUT = (
@@ -105,6 +111,84 @@ def code_for_message(row: Any) -> str:
     return code_for(challenge_id, row.user.phone)
 
 
+# --- Reading and showing numbers ----------------------------------------------------------
+
+PHONE_INVALID = (
+    "Enter your mobile number as you would dial it, for example (415) 555-0123, "
+    "or with a plus and the country code, for example +44 7911 123456."
+)
+
+
+def _calling_code(prefix: str) -> int | None:
+    # Calling codes are prefix-free: the first 1 to 3 digits that are one name the country.
+    for size in (1, 2, 3):
+        if phonenumbers.region_code_for_country_code(int(prefix[:size])) != "ZZ":
+            return int(prefix[:size])
+    return None
+
+
+@cache
+def _zone_regions() -> dict[str, str]:
+    """Time zone → the country whose numbers its people most likely have (phonenumbers' table).
+
+    The table lists, per number prefix, the zones it rings in. A zone can be
+    under two countries (America/New_York under +1 and +52): the country with
+    clearly more prefixes in it wins; a tie (Europe/Paris under +33 and +213)
+    gives no hint, and the site's default region counts.
+    """
+    counts: dict[str, Counter[int]] = defaultdict(Counter)
+    for prefix, zones in TIMEZONE_DATA.items():
+        code = _calling_code(prefix) if prefix.isdigit() else None
+        if code is not None:
+            for zone in zones:
+                counts[zone][code] += 1
+    regions = {}
+    for zone, codes in counts.items():
+        (best, most), *others = codes.most_common(2)
+        if not others or others[0][1] < most:
+            regions[zone] = phonenumbers.region_code_for_country_code(best)
+    return regions
+
+
+def regions_for(time_zone: str | None) -> list[str]:
+    """Where a number typed without a country code is read: his zone's country, then the site's."""
+    hinted = _zone_regions().get(time_zone or "")
+    return [region for region in (hinted, settings.PHONE_DEFAULT_REGION) if region]
+
+
+def phone_parse(raw: str, *, time_zone: str | None = None) -> str:
+    """A mobile number as a man types it, in E.164 ("+14155550123"); ValueError if it is none.
+
+    National formats are read for his region (regions_for). Letters are refused,
+    though phonenumbers would read 1-800-FLOWERS: a mobile number has none, and
+    a letter is more likely a slip (O for 0) than a word. Digits of other
+    scripts (full-width digits, Arabic-Indic digits) are read as the digits they are.
+    """
+    raw = raw.strip()
+    if not raw or any(char.isalpha() for char in raw):
+        raise ValueError(PHONE_INVALID)
+    for region in regions_for(time_zone):
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) and not number.extension:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(PHONE_INVALID)
+
+
+def phone_display(phone: str, *, time_zone: str | None = None) -> str:
+    """A stored number as he would write it: "(415) 555-0123" at home, "+44 7700 900123" abroad."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone
+    home = phonenumbers.country_code_for_region(regions_for(time_zone)[0])
+    if number.country_code == home:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 # --- Reads --------------------------------------------------------------------------------
 
 
@@ -141,6 +225,8 @@ def phone_code_send(*, user: User, client: str) -> PhoneChallenge:
 
     `client` is who asks, as throttle.client_network() counts him.
     """
+    if not sms.is_available():
+        raise AccountError(TEXTS_OFF)
     if not user.phone:
         raise AccountError(PHONE_NONE)
     if not user.is_verified:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,9 +48,9 @@ class FirstCodeForm(CodeForm):
 
 
 def _next(request: HttpRequest) -> str:
-    # A path on this site only: anything else (a view name, another host) is home.
-    return services.local_next(request.POST.get("next") or request.GET.get("next")) or reverse(
-        "home"
+    # A path on this site only: anything else (a view name, another host) is his dashboard.
+    return services.local_next(request.POST.get("next") or request.GET.get("next")) or resolve_url(
+        settings.LOGIN_REDIRECT_URL
     )
 
 

@@ -27,6 +27,7 @@ from accounts.forms import (
     VerifyEmailForm,
 )
 from accounts.models import GoogleIdentity
+from notifications import sms
 
 GOOGLE_SESSION_KEY = "google_oidc"
 GOOGLE_OFF = "Google sign-in is not available on this site."
@@ -35,9 +36,9 @@ GOOGLE_CANCELLED = "Google sign-in was cancelled."
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _safe_next(target: str | None, default: str = "home") -> str:
+def _safe_next(target: str | None) -> str:
     # A path on this site only: redirect() would take any other word for a view name.
-    return services.local_next(target) or reverse(default)
+    return services.local_next(target) or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 class SignInView(auth_views.LoginView):
@@ -133,7 +134,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     # As saved: a form that fails still writes what it read into the instance.
     phone, phone_verified = request.user.phone, bool(request.user.verified_phone)
     challenge = phones.pending_challenge(user=request.user)
-    form = SettingsForm(request.POST or None, instance=request.user)
+    texts = sms.is_available()
+    form = SettingsForm(request.POST or None, instance=request.user, texts=texts)
     if request.method == "POST" and form.is_valid():
         # Only what the form changed: never the whole row it read (see the service).
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
@@ -142,9 +144,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:settings")
     context = {
         "form": form,
-        "phone": phone,
+        "phone": phone and phones.phone_display(phone, time_zone=request.user.time_zone),
         "phone_verified": phone_verified,
         "phone_challenge": challenge,
+        "texts": texts,
         "google_enabled": google.is_enabled(),
         "google_identity": GoogleIdentity.objects.filter(user_id=request.user.pk).first(),
         "has_password": request.user.has_usable_password(),
@@ -221,14 +224,15 @@ def phone_send_code(request: HttpRequest) -> HttpResponse:
     except services.AccountError as error:
         messages.error(request, error.message)
         return redirect("accounts:settings")
-    messages.success(request, phones.PHONE_CODE_SENT.format(phone=request.user.phone))
+    shown = phones.phone_display(request.user.phone, time_zone=request.user.time_zone)
+    messages.success(request, phones.PHONE_CODE_SENT.format(phone=shown))
     return redirect("accounts:phone_verify")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def phone_verify(request: HttpRequest) -> HttpResponse:
-    if not request.user.phone or request.user.verified_phone:
+    if not request.user.phone or request.user.verified_phone or not sms.is_available():
         return redirect("accounts:settings")
     form = PhoneCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

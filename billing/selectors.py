@@ -11,7 +11,7 @@ from django.utils import timezone
 from djstripe.models import Invoice, Subscription
 
 from accounts.models import User
-from billing.models import OfflinePayment, Scholarship
+from billing.models import DuesTier, OfflinePayment, Scholarship
 
 ACTIVE, PAST_DUE, CANCELLED, NONE, WAIVED, PAID_OFFLINE = (
     "active",
@@ -98,3 +98,32 @@ def dues_statuses(user_ids: Iterable[int], *, today: date | None = None) -> dict
 def dues_status(user: User, *, today: date | None = None) -> DuesStatus:
     """active, past due, cancelled, none, waived (until), paid offline (until)."""
     return dues_statuses([user.pk], today=today)[user.pk]
+
+
+# What his dues are, in a sentence a man reads at a glance (the dues page, the dashboard).
+SUMMARY = {
+    ACTIVE: "Your dues are active.",
+    PAST_DUE: "Your last payment did not go through: please check your card.",
+    CANCELLED: "Your monthly dues have stopped.",
+    WAIVED: "Your dues are waived until {until:%-d %B %Y}.",
+    PAID_OFFLINE: "Your dues are paid until {until:%-d %B %Y}.",
+}
+NOT_PAYING = "You are not paying dues yet."
+NO_DUES = "No dues are set up yet: there is nothing to pay."
+
+
+def dues_tiers() -> QuerySet[DuesTier]:
+    """The sliding scale a member chooses from, lowest first (as the treasurers ordered it)."""
+    return DuesTier.objects.filter(is_active=True)
+
+
+def dues_summary(status: DuesStatus, *, tiers_offered: bool) -> str:
+    """His dues in plain words; never a bare status word such as "none"."""
+    if status.word in SUMMARY:
+        return SUMMARY[status.word].format(until=status.until)
+    return NOT_PAYING if tiers_offered else NO_DUES
+
+
+def dues_line(user: User) -> str:
+    """dues_summary() for one member (his dashboard)."""
+    return dues_summary(dues_status(user), tiers_offered=dues_tiers().exists())

@@ -17,15 +17,21 @@ from billing.models import DuesTier
 from notifications.transport import TransportError
 
 logger = logging.getLogger("mensc.billing")
-NOT_CONFIGURED = "Online payments are not configured on this site yet."
+# Said where a man would pay: how to pay instead, not which vendor is missing.
+NOT_CONFIGURED = "Paying online is not offered here: ask your facilitator how to pay your dues."
 STRIPE_DOWN = "Payments are unavailable right now. Please try again in a few minutes."
 CHECKOUT_CANCELLED = "You left the payment page before paying: nothing was charged."
 
 
 def _overview(request: HttpRequest, form: ScholarshipForm, status: int = 200) -> HttpResponse:
+    tiers = list(selectors.dues_tiers())
+    dues = selectors.dues_status(request.user)
     context = {
-        "status": selectors.dues_status(request.user),
-        "tiers": DuesTier.objects.filter(is_active=True),
+        "status": dues,
+        "summary": selectors.dues_summary(dues, tiers_offered=bool(tiers)),
+        "tiers": tiers,
+        # What a reduction reduces from: the least the sliding scale asks.
+        "lowest": min(tiers, key=lambda tier: tier.amount_cents, default=None),
         "invoices": list(selectors.invoices_of(request.user)[:24]),
         "configured": stripe_gateway.is_configured(),
         "form": form,

@@ -456,6 +456,9 @@ class CalendarFeed(models.Model):
 
     user_id = models.BigIntegerField(unique=True)
     token_hash = models.CharField(max_length=64, unique=True)
+    # The token is HMAC(SECRET_KEY, user and nonce): kept so the page can show
+    # his link again; empty for a link made before (circles.services).
+    nonce = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import zones
 from accounts.models import User
@@ -646,19 +649,51 @@ def calendar_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+FEED_KEY_SALT = "circles.calendar_feed"
+
+
+def _feed_token(user_id: int, nonce: str, secret: str) -> str:
+    digest = salted_hmac(
+        FEED_KEY_SALT, f"{user_id}:{nonce}", secret=secret, algorithm="sha256"
+    ).digest()
+    return urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def calendar_feed_create(*, user: User) -> str:
-    """A new secret feed token (replacing any old one); only its hash is stored.
+    """A new secret feed token (replacing any old one, which stops working).
+
+    The token is an HMAC of a random nonce under SECRET_KEY: the credentials
+    database keeps the nonce and the token's hash, never the token, and
+    neither alone opens the feed; the page can still show him his link again
+    (calendar_feed_token).
 
     Only for a verified address: a feed made by someone who merely typed the
     address would keep showing him the circle's meetings and private address.
     """
     if not user.is_verified:
         raise CircleError(FEED_NOT_VERIFIED)
-    token = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(24)
+    token = _feed_token(user.pk, nonce, settings.SECRET_KEY)
     CalendarFeed.objects.update_or_create(
-        user_id=user.pk, defaults={"token_hash": calendar_token_hash(token)}
+        user_id=user.pk, defaults={"token_hash": calendar_token_hash(token), "nonce": nonce}
     )
     return token
+
+
+def calendar_feed_token(*, user: User) -> str | None:
+    """His current feed token, made again from its nonce; None if he has none we can show.
+
+    A link made before nonces were kept, or under a SECRET_KEY no longer in
+    SECRET_KEY_FALLBACKS, still works but cannot be shown: he may replace it.
+    """
+    feed = CalendarFeed.objects.filter(user_id=user.pk).first()
+    if feed is None or not feed.nonce:
+        return None
+    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+        token = _feed_token(user.pk, feed.nonce, secret)
+        if constant_time_compare(calendar_token_hash(token), feed.token_hash):
+            return token
+    return None
 
 
 def calendar_feed_revoke(*, user: User) -> None:

@@ -20,5 +20,6 @@ urlpatterns = [
     path("meetings/<int:pk>/rsvp/", views.rsvp, name="rsvp"),
     path("meetings/<int:pk>/calendar.ics", views.meeting_ics, name="meeting_ics"),
     path("calendar/", views.calendar_settings, name="calendar"),
+    path("calendar/replace/", views.calendar_replace, name="calendar_replace"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
 ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.selectors import dues_status
+from billing.selectors import dues_line
 from circles import calendar, selectors, services, times
 from circles.forms import (
     AgreementForm,
@@ -222,7 +224,7 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {**selectors.dashboard(request.user), "dues": dues_status(request.user)}
+    context = {**selectors.dashboard(request.user), "dues": dues_line(request.user)}
     return render(request, "circles/dashboard.html", context)
 
 
@@ -273,24 +275,64 @@ def meeting_ics(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+FEED_MADE = "Your calendar link is ready: add it to your calendar app."
+FEED_REPLACED = (
+    "Your calendar link is replaced: the old one no longer works. "
+    "Add the new one to your calendar app."
+)
+FEED_OFF = "Your calendar link is switched off."
+
+
+def _feed_links(token: str | None) -> dict[str, str]:
+    """His feed three ways: to copy, for Apple Calendar/Outlook (webcal), for Google Calendar."""
+    if token is None:
+        return {}
+    # From SITE_URL, not the request's Host: the link outlives this page.
+    url = settings.SITE_URL + reverse("circles:calendar_feed", args=[token])
+    webcal = "webcal://" + url.split("://", 1)[1]
+    return {
+        "feed_url": url,
+        "webcal_url": webcal,
+        "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def calendar_settings(request: HttpRequest) -> HttpResponse:
-    feed_url = None
+    has_feed = selectors.has_calendar_feed(request.user)
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             services.calendar_feed_revoke(user=request.user)
-            messages.success(request, "Your calendar link is switched off.")
-            return redirect("circles:calendar")
+            messages.success(request, FEED_OFF)
+        elif not has_feed:  # a link he has is replaced only through its own page
+            try:
+                services.calendar_feed_create(user=request.user)
+            except services.CircleError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, FEED_MADE)
+        return redirect("circles:calendar")
+    token = services.calendar_feed_token(user=request.user) if has_feed else None
+    context = {"has_feed": has_feed, **_feed_links(token)}
+    return render(request, "circles/calendar.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_replace(request: HttpRequest) -> HttpResponse:
+    """Asks first: a new link kills the old one in every calendar that has it."""
+    if not selectors.has_calendar_feed(request.user):
+        return redirect("circles:calendar")
+    if request.method == "POST":
         try:
-            token = services.calendar_feed_create(user=request.user)
+            services.calendar_feed_create(user=request.user)
         except services.CircleError as error:
             messages.error(request, error.message)
-            return redirect("circles:calendar")
-        # From SITE_URL, not the request's Host: the link outlives this page.
-        feed_url = settings.SITE_URL + reverse("circles:calendar_feed", args=[token])
-    context = {"feed_url": feed_url, "has_feed": selectors.has_calendar_feed(request.user)}
-    return render(request, "circles/calendar.html", context)
+        else:
+            messages.success(request, FEED_REPLACED)
+        return redirect("circles:calendar")
+    return render(request, "circles/calendar_replace.html")
 
 
 @require_GET

@@ -181,7 +181,8 @@ SESSION_ENGINE = "accounts.session_backends.db"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "home"
+# Signed in, a man lands on his own page (his next meeting, his circles), not the landing page.
+LOGIN_REDIRECT_URL = "circles:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
@@ -205,6 +206,9 @@ UNVERIFIED_ACCOUNT_DAYS = env.int("UNVERIFIED_ACCOUNT_DAYS", default=14)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# Phone numbers typed without a country code ("(415) 555-0123") are read as
+# this country's (ISO 3166 code), unless the man's time zone names another.
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US").upper()
 USE_I18N = True
 USE_TZ = True
 

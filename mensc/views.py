@@ -11,12 +11,14 @@ from django.template import loader
 from django.views import defaults
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from notifications import sms
+
 # How long a client should wait before trying again after a 503 (seconds).
 RETRY_AFTER = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    return render(request, "home.html", {"texts": sms.is_available()})
 
 
 def _is_api(request: HttpRequest) -> bool:

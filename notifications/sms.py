@@ -53,6 +53,19 @@ def get_backend(backend: str | None = None, **kwargs: object) -> BaseSmsBackend:
     return import_string(backend or settings.SMS_BACKEND)(**kwargs)
 
 
+CONSOLE_BACKEND = "notifications.sms.ConsoleBackend"
+
+
+def is_available() -> bool:
+    """Whether texts reach anyone, so pages may offer them.
+
+    The console backend prints texts, which stands in for Twilio in development
+    (DEBUG on, the embedded default); in production it means Twilio is not set
+    up, and pages say nothing about texts.
+    """
+    return settings.SMS_BACKEND != CONSOLE_BACKEND or settings.DEBUG
+
+
 class ConsoleBackend(BaseSmsBackend):
     """Prints texts instead of sending them: the embedded default."""
 

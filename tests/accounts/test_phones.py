@@ -34,6 +34,9 @@ twilio_fake = twilio.twilio_fake
 
 PHONE = "+14155550123"
 OTHER_PHONE = "+14155550177"
+# How the settings page shows them to a man in the US (tests/accounts/test_phone_formats.py).
+PHONE_SHOWN = "(415) 555-0123"
+OTHER_PHONE_SHOWN = "(415) 555-0177"
 SETTINGS = "/accounts/settings/"
 SEND = "/accounts/settings/phone/send/"
 VERIFY = "/accounts/settings/phone/verify/"
@@ -129,7 +132,7 @@ def test_every_signed_in_person_verifies_his_own_number_through_the_pages(
     assert verified(user)
     assert not PhoneChallenge.objects.exists()  # spent
     settings_page = client.get(SETTINGS).content.decode()
-    assert f"<strong>{PHONE}</strong> is verified" in settings_page
+    assert f"<strong>{PHONE_SHOWN}</strong> is verified" in settings_page
     assert "Send me a code" not in settings_page
 
 
@@ -387,7 +390,7 @@ def test_changing_the_number_in_settings_unverifies_it(bob: User) -> None:
 
     bob.refresh_from_db()
     assert bob.phone == OTHER_PHONE and bob.phone_verified_at is None
-    assert f"<strong>{OTHER_PHONE}</strong> is not verified" in response.content.decode()
+    assert f"<strong>{OTHER_PHONE_SHOWN}</strong> is not verified" in response.content.decode()
 
 
 def test_a_number_changed_anywhere_else_is_unverified_too(bob: User) -> None:
@@ -416,7 +419,7 @@ def test_a_text_preference_needs_a_verified_number(bob: User) -> None:
     after.pop("last_login"), before.pop("last_login")
     assert after == before
     # The page shows the number as saved, not what the refused form held.
-    assert f"<strong>{PHONE}</strong> is not verified" in response.content.decode()
+    assert f"<strong>{PHONE_SHOWN}</strong> is not verified" in response.content.decode()
 
     type_code(client, ask_for_code(client))
     response = client.post(SETTINGS, {**PROFILE, "sms_reminders": "on"})
@@ -473,7 +476,7 @@ def test_the_newer_proof_wins_and_the_other_account_is_told(bob: User, outsider:
     assert "ending in 23" in email.body and PHONE not in email.body
     assert outsider.email not in email.body  # nothing about who
     page = signed_in(bob).get(SETTINGS).content.decode()
-    assert f"<strong>{PHONE}</strong> is not verified" in page
+    assert f"<strong>{PHONE_SHOWN}</strong> is not verified" in page
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)

@@ -71,7 +71,7 @@ def test_the_verification_link_asks_the_password_then_verifies_and_signs_in(
     response = client.post(link, {"password": PASSWORD})
 
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/dashboard/"
     user = User.objects.get()
     assert user.is_verified
     assert client.get("/accounts/settings/").wsgi_request.user == user
@@ -142,7 +142,7 @@ def test_an_offsite_next_is_dropped_at_sign_up(client: Client, target: str) -> N
         client.post("/accounts/signup/", {**FORM, "next": target})
 
     assert User.objects.get().sign_up_next == ""
-    assert verify(Client(), verify_link())["Location"] == "/"
+    assert verify(Client(), verify_link())["Location"] == "/dashboard/"
 
 
 @pytest.mark.parametrize(

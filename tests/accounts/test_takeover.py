@@ -272,7 +272,8 @@ def test_a_verified_persona_makes_a_calendar_feed(
 ) -> None:
     user = verified(request.getfixturevalue(persona))
 
-    response = signed_in(user).post("/calendar/", {"action": "create"})
+    # Made, then shown on the calendar page it redirects to (and again on every visit).
+    response = signed_in(user).post("/calendar/", {"action": "create"}, follow=True)
 
     assert response.status_code == 200
     assert f"{settings.SITE_URL}/calendar/" in response.content.decode()

@@ -257,14 +257,14 @@ def test_the_code_page_never_sends_him_off_site(member: User) -> None:
 
     response = client.post(VERIFY, {"code": app.code(), "next": "https://evil.example/"})
 
-    assert response["Location"] == "/"
+    assert response["Location"] == "/dashboard/"
 
 
 def test_a_member_without_two_factor_signs_in_as_before(member: User) -> None:
     client = password_sign_in(member)
 
     assert client.get("/dashboard/").status_code == 200
-    assert client.get(VERIFY)["Location"] == "/"
+    assert client.get(VERIFY)["Location"] == "/dashboard/"
 
 
 # --- Members turn it on and off ---------------------------------------------------------------

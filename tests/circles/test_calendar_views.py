@@ -15,12 +15,19 @@ from tests.secrets_scan import find_in_database
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
-def new_feed_url(client: Client) -> str:
-    page = client.post("/calendar/", {"action": "create"})
-    assert page.status_code == 200
+def shown_feed_url(page: str) -> str:
     # The link is built from SITE_URL, never from the request's host.
     site = re.escape(settings.SITE_URL)
-    return re.search(rf'value="{site}(/calendar/[^"]+\.ics)"', page.content.decode())[1]
+    return re.search(rf'value="{site}(/calendar/[^"]+\.ics)"', page)[1]
+
+
+def new_feed_url(client: Client) -> str:
+    """A first link, or a replacement (through the page that asks first)."""
+    has_one = CalendarFeed.objects.filter(user_id=client.session["_auth_user_id"]).exists()
+    url = "/calendar/replace/" if has_one else "/calendar/"
+    page = client.post(url, {"action": "create"}, follow=True)
+    assert page.status_code == 200
+    return shown_feed_url(page.content.decode())
 
 
 def test_a_member_subscribes_to_his_meetings_with_a_secret_link(

@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.test import Client
 
 from accounts.models import Credential, User
+from billing.models import DuesTier
 from circles.models import (
     RSVP,
     Agreement,
@@ -28,6 +29,7 @@ from demo.management.commands.seed_demo import (
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 MODELS = [
+    DuesTier,
     User,
     Credential,
     Group,

@@ -26,13 +26,13 @@ def member_with_a_meeting() -> tuple[User, Circle, Meeting]:
 
 
 def sign_in(journey: Journey, email: str, *, page: Page | None = None) -> None:
-    """Through the sign-in page, as he would; lands on the landing page."""
+    """Through the sign-in page, as he would; lands on his dashboard."""
     page = page or journey.page
     page.goto(journey.site + "/accounts/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(journey.site + "/")
+    expect(page).to_have_url(journey.site + "/dashboard/")
 
 
 def follow_nav(page: Page, name: str) -> None:

@@ -30,9 +30,13 @@ def test_a_member_signs_in_asks_to_join_and_rsvps_with_the_keyboard_alone(
     tab_to(page, "Password", tag="input")
     keys.type(PASSWORD)
     keys.press("Enter")
-    expect(page).to_have_url(journey.site + "/")
+    expect(page).to_have_url(journey.site + "/dashboard/")
     journey.check("signed in")
 
+    # Signed in, he is on his dashboard; on a phone "Find a circle" is in the menu.
+    if page.get_by_role("navigation", name="Main").locator("summary").is_visible():
+        tab_to(page, "Menu", tag="summary")
+        keys.press("Enter")
     tab_to(page, "Find a circle", tag="a")
     keys.press("Enter")
     expect(page).to_have_url(journey.site + "/circles/")

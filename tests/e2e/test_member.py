@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -86,6 +87,32 @@ def test_a_member_rsvps_in_place_opens_the_meeting_and_subscribes_to_the_calenda
     assert "BEGIN:VEVENT" in ics
     assert f"SUMMARY:{circle.name}" in ics
     assert meeting.starts_at.strftime("%Y%m%dT%H%M") in ics
+    # With JavaScript the copy button shows; the link opens in Google or Apple Calendar.
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
+    webcal = "webcal://" + feed_url.split("://", 1)[1]
+    # Links that look like buttons (the site's role="button" links, as Pico styles them).
+    expect(page.get_by_role("button", name="Add to Apple Calendar or Outlook")).to_have_attribute(
+        "href", webcal
+    )
+    expect(page.get_by_role("button", name="Add to Google Calendar")).to_have_attribute(
+        "href", "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
+    )
+
+    # Back another time: the same link, and replacing it is a small step that asks first.
+    page.reload()
+    journey.check("calendar page, on return")
+    assert page.get_by_label("Calendar feed link").input_value() == feed_url
+    # Tucked away until he opens it: the page's big action is no longer "replace".
+    expect(page.get_by_role("link", name="Replace this link…")).to_be_hidden()
+    page.get_by_text("Replace or switch off this link").click()
+    page.get_by_role("link", name="Replace this link…").click()
+    expect(page).to_have_url(journey.site + "/calendar/replace/")
+    journey.check("replace asks first")
+    page.get_by_role("button", name="Yes, replace my link").click()
+    expect(page).to_have_url(journey.site + "/calendar/")
+    new_url = page.get_by_label("Calendar feed link").input_value()
+    assert new_url != feed_url
+    journey.check("calendar link replaced")
 
 
 def test_a_member_rsvps_without_javascript(journey: Journey, browser: Browser, screen: str) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.canonical import email_key
 from accounts.models import Credential, TOTPDevice, User
+from billing.models import DuesTier
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
 from circles.scheduling import DEFAULT_WEEKS, schedule_circle
@@ -50,6 +51,15 @@ DEMO_PHONES = {
     "andre.jackson@example.com": "+13125550188",
 }
 HISTORY_WEEKS = 8
+# The sliding scale: (name, cents a month, description). Their Stripe price ids
+# are placeholders: the embedded default has no Stripe, so the dues page shows
+# the amounts and says to ask the facilitator how to pay. With Stripe set up,
+# a treasurer makes real tiers in the admin (which makes their prices).
+DEMO_TIERS = [
+    ("Low income", 1000, "If money is tight this year."),
+    ("Standard", 2500, "What a seat in a circle costs."),
+    ("Sponsor", 5000, "Covers your dues and another man's."),
+]
 # Staff sign in with a second factor. The demo's authenticator key is published
 # like its password (seed_demo runs only with DEBUG on): a newcomer adds it to
 # an authenticator app, or asks `manage.py demo_code` for the current code.
@@ -243,6 +253,7 @@ class Command(BaseCommand):
         ensure_authenticators(u for u in users.values() if u.is_staff or u.is_superuser)
         group, _ = Group.objects.get_or_create(name=FACILITATORS_GROUP)
         group.user_set.add(*(users[spec.facilitator[0]] for spec in CIRCLES))
+        ensure_dues_tiers()
         circles = meetings = 0
         for spec in CIRCLES:
             circle, created = Circle.objects.get_or_create(
@@ -316,6 +327,22 @@ def ensure_users() -> tuple[dict[str, User], int]:
             [Credential(user_id=user.pk, password_hash=hashed) for user in new]
         )
     return {**existing, **{user.email: user for user in new}}, len(new)
+
+
+def ensure_dues_tiers() -> None:
+    """The demo's sliding scale, keyed by its placeholder price id (a second run adds none)."""
+    for order, (name, cents, description) in enumerate(DEMO_TIERS):
+        slug = name.lower().replace(" ", "_")
+        DuesTier.objects.get_or_create(
+            stripe_price_id=f"price_demo_{slug}",
+            defaults={
+                "name": name,
+                "description": description,
+                "amount_cents": cents,
+                "currency": "usd",
+                "order": order,
+            },
+        )
 
 
 def demo_totp_base32() -> str:
