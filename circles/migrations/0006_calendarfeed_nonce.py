@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("circles", "0004_circle_week_fields"),
+        ("circles", "0005_attendance_since_joined"),
     ]
 
     operations = [
