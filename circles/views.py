@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import dues_line
@@ -298,6 +299,7 @@ def _feed_links(token: str | None) -> dict[str, str]:
 
 
 @login_required
+@never_cache  # the page shows his secret link: no copy of it stays in a cache
 @require_http_methods(["GET", "POST"])
 def calendar_settings(request: HttpRequest) -> HttpResponse:
     has_feed = selectors.has_calendar_feed(request.user)

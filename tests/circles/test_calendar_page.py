@@ -42,6 +42,7 @@ def test_his_link_is_shown_again_when_he_comes_back(circle: Circle, circle_membe
 
     assert shown_link(again) == link
     assert "You have a calendar link." in again
+    assert "no-store" in signed_in(circle_member).get(PAGE)["Cache-Control"]
     assert Client().get(feed_path(link)).status_code == 200
 
 

@@ -102,9 +102,9 @@ def test_a_members_tokens_never_rest_in_the_main_database(settings, google_provi
     reset_url = one_link(mail.outbox[-1], "/accounts/password/reset/")
     secrets.append(reset_url.rstrip("/").rsplit("/", 1)[-1])
 
-    # A calendar feed: its link is shown once, from SITE_URL.
+    # A calendar feed: its link is shown (on every visit, remade from its nonce), from SITE_URL.
     client.post("/accounts/login/", {"username": "sam@example.com", "password": PASSWORD})
-    page = client.post("/calendar/", {"action": "create"}).content.decode()
+    page = client.post("/calendar/", {"action": "create"}, follow=True).content.decode()
     feed_url = re.search(r'value="([^"]+\.ics)"', page)[1]
     assert feed_url.startswith(SITE + "/calendar/")
     secrets.append(feed_url.rsplit("/", 1)[-1].removesuffix(".ics"))
