@@ -134,11 +134,15 @@ def test_a_page_answers_without_the_vendor_and_db_worker_delivers(fakes, setting
 
     assert response.status_code == 302
     assert sendgrid.count == 0  # the page did not wait on the vendor
-    row = Notification.objects.get(kind="join_request")
-    assert row.status == "pending"
+    # The facilitator is told of the request, and Dan gets its confirmation.
+    rows = Notification.objects.filter(kind__in=["join_request", "join_request_received"])
+    assert sorted(rows.values_list("kind", "status")) == [
+        ("join_request", "pending"),
+        ("join_request_received", "pending"),
+    ]
     from django_tasks_db.models import DBTaskResult
 
-    assert DBTaskResult.objects.count() == 1
+    assert DBTaskResult.objects.count() == 2
 
     worker = manage(
         "db_worker",
@@ -148,12 +152,13 @@ def test_a_page_answers_without_the_vendor_and_db_worker_delivers(fakes, setting
     )
 
     assert worker.returncode == 0, worker.stderr
-    assert [m["personalizations"][0]["to"][0]["email"] for m in sendgrid.mails] == [
-        "fac@example.com"
+    assert sorted(m["personalizations"][0]["to"][0]["email"] for m in sendgrid.mails) == [
+        "dan@example.com",
+        "fac@example.com",
     ]
-    row.refresh_from_db()
-    assert row.status == "sent"
-    assert row.provider_id
+    for row in rows:
+        assert row.status == "sent"
+        assert row.provider_id
 
 
 def test_a_crash_after_twilio_took_a_text_never_sends_it_again(fakes) -> None:
