@@ -712,8 +712,38 @@ class MeetingAdmin(CircleScopedAdmin):
                 wrap(self.attendance_view),
                 name=f"{name}_attendance",
             ),
+            path(
+                "<path:object_id>/reinstate/",
+                wrap(self.reinstate_view),
+                name=f"{name}_reinstate",
+            ),
             *super().get_urls(),
         ]
+
+    def reinstate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One cancelled meeting put back on: the GET asks, the POST reinstates."""
+        meeting = self.get_object(request, unquote(object_id))  # 404 outside his circles
+        if not self.has_change_permission(request, meeting):
+            raise PermissionDenied
+        change_url = reverse("admin:circles_meeting_change", args=[meeting.pk])
+        if request.method == "POST":
+            try:
+                services.meeting_reinstate(meeting=meeting)
+            except CircleError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.log_change(request, meeting, "Reinstated.")
+                self.message_user(request, f"On again: {meeting}.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Put this meeting back on?",
+            "opts": self.opts,
+            "original": meeting,
+            "can_reinstate": services.meeting_can_reinstate(meeting),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/circles/meeting/reinstate_confirm.html", context)
 
     def attendance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """One page per meeting: a tap per man, one save (circles.attendance)."""
@@ -767,6 +797,7 @@ class MeetingAdmin(CircleScopedAdmin):
         if obj is not None:
             context["whos_coming"] = attendance.whos_coming(obj)
             context["can_take_attendance"] = attendance.can_take(obj)
+            context["can_reinstate"] = services.meeting_can_reinstate(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="Cancel meetings", permissions=["change"])

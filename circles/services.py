@@ -610,11 +610,16 @@ def meeting_cancel(*, meeting: Meeting, reason: str = "") -> Meeting:
     return meeting
 
 
+def meeting_can_reinstate(meeting: Meeting) -> bool:
+    """A cancelled meeting can be put back on until it starts."""
+    return meeting.status == Meeting.Status.CANCELLED and meeting.starts_at > timezone.now()
+
+
 @transaction.atomic
 def meeting_reinstate(*, meeting: Meeting) -> Meeting:
     """Undo a cancellation while the meeting has not started; the members are told again."""
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
-    if meeting.status != Meeting.Status.CANCELLED or meeting.starts_at <= timezone.now():
+    if not meeting_can_reinstate(meeting):
         raise CircleError(NOT_REINSTATABLE)
     meeting.status = Meeting.Status.SCHEDULED
     meeting.cancel_reason = ""

@@ -507,3 +507,65 @@ def test_another_circles_facilitator_cannot_write_a_bio_there(world: World) -> N
 
     assert response.status_code in (302, 404)
     assert not Membership.objects.filter(bio="Hijack").exists()
+
+
+def test_a_cancelled_meetings_own_page_puts_it_back_on_after_asking(world: World) -> None:
+    meeting = make_meeting(world.a.circle, in_days=4)
+    services.meeting_cancel(meeting=meeting, reason="Snow.")
+    mail.outbox.clear()
+    al = signed_in(world.a.facilitator)
+    url = f"/admin/circles/meeting/{meeting.pk}/reinstate/"
+
+    change_page = al.get(f"/admin/circles/meeting/{meeting.pk}/change/").content.decode()
+    asked = al.get(url)
+    meeting.refresh_from_db()
+    assert url in change_page
+    assert asked.status_code == 200 and "Put this meeting back on?" in asked.content.decode()
+    assert meeting.status == Meeting.Status.CANCELLED and mail.outbox == []  # the GET only asks
+
+    with committed():
+        done = al.post(url)
+
+    assert done.status_code == 302
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.SCHEDULED and meeting.cancel_reason == ""
+    to_member = [m.subject for m in mail.outbox if m.to == [world.a.member.email]]
+    assert len(to_member) == 1 and "On again" in to_member[0]
+    # Once on again, the page has nothing to offer and a second POST changes nothing.
+    assert url not in al.get(f"/admin/circles/meeting/{meeting.pk}/change/").content.decode()
+    mail.outbox.clear()
+    again = al.post(url, follow=True)
+    assert [str(m) for m in again.context["messages"]] == [services.NOT_REINSTATABLE]
+    assert mail.outbox == []
+
+
+def test_a_meeting_that_has_started_is_not_put_back_on(world: World) -> None:
+    past = make_meeting(world.a.circle, in_days=-1)
+    services.meeting_cancel(meeting=past, reason="Flood.")
+    al = signed_in(world.a.facilitator)
+    url = f"/admin/circles/meeting/{past.pk}/reinstate/"
+
+    shown = al.get(url).content.decode()
+    al.post(url)
+
+    past.refresh_from_db()
+    assert "cannot be put back on" in shown
+    assert past.status == Meeting.Status.CANCELLED
+
+
+def test_only_the_circles_facilitator_reaches_the_reinstate_page(world: World) -> None:
+    meeting = make_meeting(world.a.circle, in_days=4)
+    services.meeting_cancel(meeting=meeting, reason="Snow.")
+    url = f"/admin/circles/meeting/{meeting.pk}/reinstate/"
+    bob = signed_in(world.b.facilitator)
+    member = signed_in(world.a.member)
+    outsider = signed_in(world.outsider)
+
+    assert bob.get(url).status_code == 404
+    assert bob.post(url).status_code == 404
+    for client in (member, outsider, Client()):
+        response = client.post(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.CANCELLED
