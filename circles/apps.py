@@ -10,11 +10,12 @@ class CirclesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from circles import erasure, groups, messages, receivers, sms_replies  # noqa: F401
+        from circles import caching, erasure, groups, messages, receivers, sms_replies  # noqa: F401
         from notifications import inbound, kinds
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="circles.groups")
         kinds.register(messages.KINDS)
+        caching.connect()
         erasure.register()
         inbound.register(
             words=sms_replies.YES_WORDS | sms_replies.NO_WORDS,

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from circles import caching
 from circles.models import Circle, Meeting, Membership
 
 DEFAULT_WEEKS = 8
@@ -125,6 +126,7 @@ def schedule_circle(circle: Circle, *, weeks: int, today: date | None = None) ->
         # Belt and braces: a meeting a facilitator added meanwhile wins.
         ignore_conflicts=True,
     )
+    caching.bump(caching.circle_scope(circle.pk))  # bulk_create sends no signal
     return len(starts)
 
 

@@ -24,7 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import zones
 from accounts.models import User
-from circles import messages
+from circles import caching, messages
 from circles.models import (
     RSVP,
     Agreement,
@@ -313,6 +313,7 @@ def membership_leave(*, membership: Membership) -> Membership:
     membership.save(update_fields=["status", "left_at", "offer_expires_at"])
     # He no longer leads the meetings he was down for; facilitators pick someone.
     circle.meetings.upcoming().filter(leader=membership.user_id).update(leader=None)
+    caching.bump(caching.circle_scope(circle.pk))  # update() sends no signal
     seat_offer_next(circle=circle)
     return membership
 
@@ -431,7 +432,9 @@ def _offers_lapse(circle: Circle, now: datetime) -> int:
     stale = circle.memberships.filter(
         status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
     )
-    return stale.update(offer_expires_at=None, requested_at=now)
+    lapsed = stale.update(offer_expires_at=None, requested_at=now)
+    caching.bump(caching.circle_scope(circle.pk))  # update() sends no signal
+    return lapsed
 
 
 @transaction.atomic
@@ -587,6 +590,7 @@ def attendance_prefill(*, meeting: Meeting) -> int:
         if user_id not in existing
     ]
     Attendance.objects.bulk_create(rows, ignore_conflicts=True)
+    caching.bump(caching.circle_scope(meeting.circle_id))  # bulk_create sends no signal
     return len(rows)
 
 
@@ -731,6 +735,7 @@ def membership_sharing_set(
     )
     if not updated:
         raise CircleError(NOT_A_MEMBER)
+    caching.bump(caching.circle_scope(membership.circle_id))  # update() sends no signal
     membership.share_email, membership.share_phone = share_email, share_phone
     return membership
 

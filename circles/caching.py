@@ -1,0 +1,197 @@
+"""Cached pages and fragments that are forgotten the moment what they show changes.
+
+A cached value's key carries the *generation* of every scope it depends on:
+``circle:<id>`` (a circle, its memberships, meetings, RSVPs, agreements,
+facilitators' names) and ``directory`` (anything a listing shows). A write
+bumps the generations it touches, so every key built on the old ones is never
+read again and ages out of Redis on its own timeout. Nothing has to know which
+keys exist.
+
+The bumps are receivers on the models' saves and deletes (below), so no write
+path can forget one; a ``QuerySet.update()`` sends no signal, so the services
+that use one call :func:`bump` themselves. This is cache bookkeeping, not
+business flow: no receiver here does anything else.
+
+Two rules keep a cached page from showing one man's data to another: a key for
+anything personal carries the man's id (:func:`key`'s ``user``), and when the
+cache cannot be read (Redis down, the breaker open) :func:`generation` answers
+``None`` and :func:`cached` computes the value fresh instead of trusting an
+unknown generation. A bump lost while Redis is away can leave a value stale
+until its timeout, so the timeouts are short.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+T = TypeVar("T")
+
+# How long a cached page or fragment may live at most: short, because a bump
+# lost while Redis was away would otherwise leave it stale.
+TIMEOUT = 60
+# A generation lives long enough to outlast every value built on it.
+GENERATION_TIMEOUT = 60 * 60 * 24
+DIRECTORY = "directory"
+# Site-wide things a page may show (the dues range).
+SITE = "site"
+
+
+def circle_scope(circle_id: int) -> str:
+    return f"circle:{circle_id}"
+
+
+def _generation_key(scope: str) -> str:
+    return f"gen:{scope}"
+
+
+def generations(scopes: Iterable[str]) -> dict[str, str] | None:
+    """The current generation of each scope, starting any that has none; ``None`` if unreadable."""
+    scopes = list(scopes)
+    keys = {_generation_key(scope): scope for scope in scopes}
+    found = cache.get_many(list(keys))
+    missing = {k: uuid.uuid4().hex for k in keys if k not in found}
+    if missing:
+        for k, value in missing.items():
+            # add(): two requests starting the same scope agree on one value.
+            cache.add(k, value, GENERATION_TIMEOUT)
+        found.update(cache.get_many(list(missing)))
+    if any(k not in found for k in keys):
+        return None  # the cache is not answering: nothing cached can be trusted
+    return {keys[k]: found[k] for k in keys}
+
+
+def generation(scope: str) -> str | None:
+    found = generations([scope])
+    return None if found is None else found[scope]
+
+
+def _new_generations(scopes: tuple[str, ...]) -> None:
+    cache.set_many({_generation_key(s): uuid.uuid4().hex for s in scopes}, GENERATION_TIMEOUT)
+
+
+def bump(*scopes: str) -> None:
+    """Forget everything cached on these scopes: now, and again when the write commits.
+
+    Now, so that this request's own next read is fresh; again at commit, so
+    that a page another request cached from the rows as they were before the
+    commit, under the first new generation, is forgotten too.
+    """
+    _new_generations(scopes)
+    transaction.on_commit(lambda: _new_generations(scopes))
+
+
+def key(name: str, *, scopes: Iterable[str], user: int | None = None, vary: str = "") -> str | None:
+    """A cache key for ``name`` on the current generations, or ``None`` when unknown.
+
+    ``user`` is the id of the man the value was made for (``None``: the same
+    for everyone who may see it); ``vary`` holds anything else it depends on
+    (a query string, a time zone).
+    """
+    found = generations(scopes)
+    if found is None:
+        return None
+    parts = [name, *(f"{s}={g}" for s, g in sorted(found.items())), f"u={user or 0}", vary]
+    return "page:" + "|".join(parts)
+
+
+def cached(
+    name: str,
+    make: Callable[[], T],
+    *,
+    scopes: Iterable[str],
+    user: int | None = None,
+    vary: str = "",
+    timeout: int = TIMEOUT,
+) -> T:
+    """``make()``'s value, from the cache when its scopes have not changed since it was made."""
+    k = key(name, scopes=scopes, user=user, vary=vary)
+    if k is None:
+        return make()
+    value = cache.get(k)
+    if value is None:
+        value = make()
+        cache.set(k, value, timeout)
+    return value
+
+
+# --- Bumps on every save and delete of what circle pages and listings show -----------
+
+
+def _bump_circle(sender: type, instance: object, **kwargs: object) -> None:
+    circle_id = getattr(instance, "circle_id", None) or getattr(instance, "pk", None)
+    if circle_id:
+        bump(circle_scope(circle_id), DIRECTORY)
+
+
+def _bump_meeting_child(sender: type, instance: object, **kwargs: object) -> None:
+    meeting = getattr(instance, "meeting", None)
+    if meeting is not None:
+        bump(circle_scope(meeting.circle_id))
+
+
+def _bump_agreement_child(sender: type, instance: object, **kwargs: object) -> None:
+    agreement = getattr(instance, "agreement", None)
+    if agreement is not None:
+        bump(circle_scope(agreement.circle_id))
+
+
+# The fields of a man that circle pages and listings show.
+USER_FIELDS_SHOWN = {"full_name", "display_name", "email", "phone", "bio", "time_zone"}
+
+
+def _bump_user(
+    sender: type, instance: object, update_fields: object = None, **kwargs: object
+) -> None:
+    # A man's name shows on his circles' pages (and a facilitator's in the directory);
+    # a save of other fields (his last sign-in) changes nothing shown.
+    if update_fields is not None and not USER_FIELDS_SHOWN & set(update_fields):
+        return
+    from circles.models import Membership
+
+    circle_ids = Membership.objects.filter(user_id=instance.pk).values_list("circle_id", flat=True)
+    scopes = [circle_scope(c) for c in circle_ids]
+    if scopes:
+        bump(*scopes, DIRECTORY)
+
+
+def _bump_site(sender: type, instance: object, **kwargs: object) -> None:
+    bump(SITE)
+
+
+def connect() -> None:
+    """Called once from the app's ready()."""
+    from accounts.models import User
+    from billing.models import DuesTier
+    from circles.models import (
+        RSVP,
+        Agreement,
+        AgreementAcceptance,
+        Attendance,
+        Circle,
+        Meeting,
+        Membership,
+    )
+
+    receivers = {
+        Circle: _bump_circle,
+        Membership: _bump_circle,
+        Meeting: _bump_circle,
+        Agreement: _bump_circle,
+        RSVP: _bump_meeting_child,
+        Attendance: _bump_meeting_child,
+        AgreementAcceptance: _bump_agreement_child,
+        User: _bump_user,
+        # Pages that show the dues range carry the SITE scope.
+        DuesTier: _bump_site,
+    }
+    for model, receiver in receivers.items():
+        for signal in (post_save, post_delete):
+            signal.connect(
+                receiver, sender=model, dispatch_uid=f"circles.caching.{model.__name__}.{signal}"
+            )
