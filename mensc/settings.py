@@ -160,15 +160,22 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="mensc"),
             "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 1,
                 # A cache outage degrades the site; it must not take it down.
                 "IGNORE_EXCEPTIONS": True,
+                # ... nor slow it down: after one call fails to reach Redis, the
+                # cache is skipped for BREAKER_SECONDS, then probed (mensc.cache).
+                "CLIENT_CLASS": "mensc.cache.BreakerClient",
+                "BREAKER_SECONDS": env.float("CACHE_BREAKER_SECONDS", default=5.0),
+                # Redis answers in a millisecond; a request in flight when it
+                # hangs waits this long once, then the breaker skips it.
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-    DJANGO_REDIS_LOGGER = "mensc.cache"
+    # The breaker logs once when Redis stops answering and once when it is back;
+    # django-redis would log every skipped call.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions are bearer credentials: they rest in `creds` only, never in Redis,
