@@ -166,3 +166,39 @@ def _could_be(field: Any, value: str) -> bool:
     except ValidationError:
         return False
     return pk is not None and (not isinstance(pk, int) or pk in _BIGINT)
+
+
+HEALTH_PREFIX = "/api/v1/health"
+
+
+class HealthProbeMiddleware:
+    """Answer the health URLs here, before sessions, CSRF, sign-in, messages and htmx.
+
+    A load balancer asks every few seconds and sends no cookie: none of the
+    middleware below has anything to do for it, and each costs time on every
+    probe. GET and HEAD only; any other method goes the whole way (its 405 is
+    the API's). The views and their answers are the URL map's own.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from mensc import api
+
+        self.get_response = get_response
+        self.views = {
+            "": api.HealthView.as_view(),
+            "/ready": api.ReadyView.as_view(),
+            "/live": api.LiveView.as_view(),
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(HEALTH_PREFIX) and request.method in ("GET", "HEAD"):
+            view = self.views.get(path[len(HEALTH_PREFIX) :].removesuffix("/"))
+            if view is not None:
+                # Rendered here, as Django's handler renders what the URL map's views answer;
+                # and with the two headers the skipped middleware would have added.
+                response = view(request).render()
+                response.headers["Content-Length"] = str(len(response.content))
+                response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+                return response
+        return self.get_response(request)

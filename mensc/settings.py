@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mensc.middleware.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Load balancer probes are answered here: what follows is for people.
+    "mensc.middleware.HealthProbeMiddleware",
     # Before the session: a cookie holding a NUL byte is dropped, never queried.
     "mensc.middleware.NulByteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

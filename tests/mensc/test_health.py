@@ -197,3 +197,55 @@ def test_redis_down_fails_health_but_not_ready_and_pages_still_render(tmp_path) 
     assert "Change your password" in signed_in_page["text"]
     # Cache errors are logged, not raised: once, when the breaker opens (mensc.cache).
     assert stderr.count("WARNING mensc.cache Redis at 127.0.0.1:1 did not answer") == 1, stderr
+
+
+# --- Probes skip the middleware that is for people -------------------------------------
+
+PROBE_URLS = ["/api/v1/health", "/api/v1/health/ready/", "/api/v1/health/live"]
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("url", PROBE_URLS)
+def test_probes_are_answered_before_sessions_and_sign_in(member, url: str) -> None:
+    client = signed_in(member)
+
+    with capture_all_queries() as captured:
+        probe = client.get(url)
+    page = client.get("/api/v1/")  # the rest of the API goes the whole way
+
+    assert probe.status_code == 200
+    # What SessionMiddleware, MessageMiddleware and HtmxMiddleware leave on a request.
+    left_by_middleware = ("session", "_messages", "htmx")
+    assert not any(hasattr(probe.wsgi_request, name) for name in left_by_middleware)
+    assert all(hasattr(page.wsgi_request, name) for name in left_by_middleware)
+    assert not any("session" in q["sql"] for c in captured.values() for q in c.captured_queries)
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("url", PROBE_URLS)
+def test_probes_keep_the_headers_every_answer_carries(client: Client, url: str) -> None:
+    probe = client.get(url, HTTP_X_REQUEST_ID="lb-probe-1")
+    page = client.get("/api/v1/")
+
+    assert probe["X-Request-ID"] == "lb-probe-1"
+    assert probe["Content-Length"] == str(len(probe.content))
+    for header in (
+        "Content-Type",
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "X-Frame-Options",
+    ):
+        assert probe[header] == page[header], header
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_head_probe_is_answered_and_other_methods_go_the_whole_way(client: Client) -> None:
+    head = client.head("/api/v1/health/live/")
+    put = client.put("/api/v1/health/live/")
+
+    assert head.status_code == 200
+    assert not hasattr(head.wsgi_request, "session")
+    assert put.status_code == 405
+    assert put.json() == {"detail": 'Method "PUT" not allowed.'}
+    assert hasattr(put.wsgi_request, "session")
