@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.proc import SECRET, child_env, manage
@@ -88,3 +90,29 @@ def test_embedded_default_runs_on_two_sqlite_files_and_locmem(tmp_path) -> None:
     assert email.endswith("console.EmailBackend")
     assert main_file.endswith("var/main.sqlite3")
     assert creds_file.endswith("var/creds.sqlite3")
+
+
+LOADERS = """
+import json
+from django.template import engines
+def name(loader):
+    return type(loader).__module__ + "." + type(loader).__name__
+print(json.dumps({
+    name(loader): [name(inner) for inner in getattr(loader, "loaders", [])]
+    for loader in engines["django"].engine.template_loaders
+}))
+"""
+
+
+def test_production_keeps_compiled_templates_in_memory(env: dict[str, str]) -> None:
+    # Django wraps its loaders in the cached one when TEMPLATES names no `loaders`;
+    # a `loaders` option added there would silently compile every template per request.
+    proc = manage("shell", "-c", LOADERS, env=env)
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+        "django.template.loaders.cached.Loader": [
+            "django.template.loaders.filesystem.Loader",
+            "django.template.loaders.app_directories.Loader",
+        ]
+    }
