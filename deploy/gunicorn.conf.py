@@ -6,6 +6,7 @@ command line wins over this file (tests bind to 127.0.0.1 with ``--bind``).
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -49,6 +50,20 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
 # connections sooner (4 s, nginx.conf), so it never sends a request on one that
 # gunicorn is closing.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Load the app once in the master and fork the workers from it: the code and
+# everything imported are shared by every worker until written to, instead of
+# being imported again by each (measured: ~20 MB less unshared memory a
+# worker, ~8 MB less RSS; deploy notes). Deploys replace the container, so
+# nothing relies on HUP reloading the code, which a preloaded app would not.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in {"0", "false", "no"}
+
+
+def pre_fork(server: object, worker: object) -> None:
+    # What the master imported goes to the collector's permanent generation, so a
+    # worker's garbage collections never write to (and so copy) those pages.
+    gc.freeze()
+
+
 # Recycle workers now and then, so a slow leak never becomes an outage.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests // 10

@@ -3,6 +3,7 @@ say what the README says (probes, non-root, secrets by reference, commands)."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -288,6 +289,23 @@ def test_gunicorn_conf_sizes_workers_from_the_cpus_unless_told(monkeypatch) -> N
 
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["workers"] == 3
+
+
+def test_gunicorn_forks_workers_from_a_preloaded_app_with_its_objects_frozen(monkeypatch) -> None:
+    monkeypatch.delenv("GUNICORN_PRELOAD", raising=False)
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert conf["preload_app"] is True
+    assert conf["max_requests"] > 0
+
+    before = gc.get_freeze_count()
+    try:
+        conf["pre_fork"](None, None)  # in the master, before each worker is forked
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+    monkeypatch.setenv("GUNICORN_PRELOAD", "false")
+    assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["preload_app"] is False
 
 
 def test_dockerfile_builds_wheels_then_a_slim_non_root_runtime() -> None:
