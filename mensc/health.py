@@ -42,8 +42,9 @@ def check_database(alias: str) -> Check:
 
 
 def check_cache() -> Check:
-    # The Redis cache swallows (and logs) its errors so that an outage only
-    # degrades pages; a value that does not come back is how we see it here.
+    # The Redis cache swallows its errors so that an outage only degrades pages,
+    # and skips Redis for a while after one (mensc.cache): a value that does not
+    # come back is how we see either here.
     key = f"health:{uuid.uuid4().hex}"
     start = time.perf_counter()
     try:
