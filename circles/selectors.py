@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import (
+    Case,
+    Count,
     F,
     Max,
     Min,
@@ -13,12 +15,15 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    When,
     prefetch_related_objects,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from billing.models import DuesTier
+from billing.selectors import dues_line, dues_line_columns, dues_line_from
 from circles.models import RSVP, CalendarFeed, Circle, Meeting, Membership
 
 
@@ -81,35 +86,6 @@ def waitlist_position(membership: Membership) -> int | None:
     return ahead.count() + 1
 
 
-def upcoming_meetings_for(
-    user: User, *, limit: int = 10, with_cancelled: bool = False
-) -> list[Meeting]:
-    """The member's next meetings in his active circles, each with his RSVP attached.
-
-    `with_cancelled`: cancelled ones stay listed (as cancelled, with the reason),
-    so a meeting never just vanishes from his list.
-    """
-    if with_cancelled:
-        coming = Meeting.objects.filter(
-            status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
-            ends_at__gt=timezone.now(),
-        ).order_by("starts_at")
-    else:
-        coming = Meeting.objects.upcoming()
-    meetings = list(
-        coming.filter(
-            circle__memberships__user=user,
-            circle__memberships__status=Membership.Status.ACTIVE,
-        ).select_related("circle", "leader")[:limit]
-    )
-    answers = dict(
-        RSVP.objects.filter(user=user, meeting__in=meetings).values_list("meeting_id", "response")
-    )
-    for meeting in meetings:
-        meeting.my_rsvp = answers.get(meeting.pk)
-    return meetings
-
-
 def circle_page(circle: Circle, membership: Membership | None) -> dict[str, object]:
     """What the circle page shows this viewer: members see more than the public."""
     agreement = circle.agreements.order_by("-version").first()
@@ -165,36 +141,71 @@ def join_page(circle: Circle, membership: Membership | None) -> dict[str, object
     }
 
 
+# A membership in one of these is over: no longer on his dashboard.
+ENDED = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
+
+
 def dashboard(user: User) -> dict[str, object]:
-    """A member's home: next meetings, his circles, pending requests and offers."""
+    """A member's home in two queries: his memberships, with his circles, his place on
+    each waitlist and his dues; then his circles' next meetings, with his RSVP.
+
+    Cancelled meetings stay listed (as cancelled, with the reason), so a meeting
+    never just vanishes from his list. `circle_ids`: every circle shown.
+    """
+    waiting = Membership.objects.filter(
+        circle=OuterRef("circle"), status=Membership.Status.WAITLISTED
+    )
+    ahead = (
+        waiting.filter(
+            Q(requested_at__lt=OuterRef("requested_at"))
+            | Q(requested_at=OuterRef("requested_at"), pk__lt=OuterRef("pk"))
+        )
+        .order_by()
+        .values("circle")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     memberships = list(
         Membership.objects.filter(user=user)
-        .exclude(
-            status__in=[
-                Membership.Status.LEFT,
-                Membership.Status.DECLINED,
-                Membership.Status.EXPIRED,
-            ]
-        )
+        .exclude(status__in=ENDED)
         .select_related("circle")
-        .order_by("circle__name")
-    )
-    waitlisted = [m for m in memberships if m.status == Membership.Status.WAITLISTED]
-    if waitlisted:
-        # Every waitlist he is on, in one query: positions without a query each.
-        queue = Membership.objects.waitlist().filter(
-            circle_id__in=[m.circle_id for m in waitlisted]
+        .annotate(
+            position=Case(
+                When(status=Membership.Status.WAITLISTED, then=Coalesce(Subquery(ahead), 0) + 1)
+            ),
+            **dues_line_columns(user.pk),
         )
-        order: dict[int, list[int]] = {}
-        for circle_id, pk in queue.values_list("circle_id", "pk"):
-            order.setdefault(circle_id, []).append(pk)
-        for m in waitlisted:
-            m.position = order[m.circle_id].index(m.pk) + 1
+        .order_by("circle__name", "pk")
+    )
+    # His dues came with his memberships; a man with none needs their own query.
+    dues = dues_line_from(memberships[0]) if memberships else dues_line(user)
     return {
-        "meetings": upcoming_meetings_for(user, limit=5, with_cancelled=True),
+        "meetings": _next_meetings(
+            user, {m.circle_id: m.circle for m in memberships if m.status == "active"}
+        ),
         "active": [m for m in memberships if m.status in ("active", "paused")],
         "pending": [m for m in memberships if m.status in ("requested", "waitlisted")],
+        "dues": dues,
+        "circle_ids": sorted({m.circle_id for m in memberships}),
     }
+
+
+def _next_meetings(user: User, circles: dict[int, Circle], limit: int = 5) -> list[Meeting]:
+    if not circles:
+        return []
+    answer = RSVP.objects.filter(meeting=OuterRef("pk"), user=user).values("response")[:1]
+    meetings = list(
+        Meeting.objects.filter(
+            circle_id__in=list(circles),
+            status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
+            ends_at__gt=timezone.now(),
+        )
+        .annotate(my_rsvp=Subquery(answer))
+        .order_by("starts_at", "pk")[:limit]
+    )
+    for meeting in meetings:
+        meeting.circle = circles[meeting.circle_id]  # loaded with his memberships
+    return meetings
 
 
 def my_rsvp(meeting: Meeting, user: User) -> str | None:

@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.selectors import dues_line
-from circles import calendar, selectors, services, times
+from circles import calendar, fragments, selectors, services, times
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
@@ -225,8 +224,8 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {**selectors.dashboard(request.user), "dues": dues_line(request.user)}
-    return render(request, "circles/dashboard.html", context)
+    body, dues = fragments.dashboard(request)
+    return render(request, "circles/dashboard.html", {"body": body, "dues": dues})
 
 
 @login_required
