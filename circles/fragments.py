@@ -1,4 +1,4 @@
-"""Parts of member pages rendered once and then served from the cache (circles.caching).
+"""Parts of pages made once and then served from the cache (circles.caching).
 
 A part's key names the scopes it is made from and, for anything personal, the
 man it was made for; what differs from one request to the next stays out of
@@ -18,8 +18,10 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.models import User
 from billing.selectors import dues_line
 from circles import caching, selectors
+from circles.models import Circle, Meeting, Membership
 
 
 def _csrf_placeholder() -> str:
@@ -86,3 +88,59 @@ def dashboard(request: HttpRequest) -> tuple[SafeString, str]:
         )
     dues = loaded["dues"] if loaded else dues_line(user)
     return serve_part(request, html), dues
+
+
+def circle_page(circle: Circle, membership: Membership | None) -> dict[str, object]:
+    """What the circle page shows this viewer: members see more than the public.
+
+    Two cached parts, each the same for everyone who may see it: the public one
+    (the dues range too, hence SITE) and the members' one (served only once
+    his own membership, read fresh, says he is an active member). What is his
+    alone (his place on the waitlist, his acceptance) came with his membership.
+    """
+    scope = caching.circle_scope(circle.pk)
+    public = caching.cached(
+        "circle-public",
+        lambda: selectors.circle_public(circle),
+        scopes=[scope, caching.SITE],
+        timeout=lambda part: _seconds_fresh([_ends(part["next_meeting"])]),
+    )
+    _shown_in(circle, [public["next_meeting"]])
+    is_member = membership is not None and membership.status == Membership.Status.ACTIVE
+    context = {
+        **public,
+        "is_member": is_member,
+        "waitlist_position": getattr(membership, "position", None),
+    }
+    if is_member:
+        members = caching.cached(
+            "circle-members",
+            lambda: selectors.circle_for_members(circle),
+            scopes=[scope],
+            timeout=lambda part: _seconds_fresh([m.ends_at for m in part["upcoming"]]),
+        )
+        _shown_in(circle, members["upcoming"])
+        context.update(members, needs_acceptance=membership.needs_acceptance)
+    return context
+
+
+def _ends(meeting: Meeting | None) -> datetime | None:
+    return meeting.ends_at if meeting else None
+
+
+def _shown_in(circle: Circle, meetings: list[Meeting | None]) -> None:
+    # A cached meeting is shown with the circle as this request read it (its time zone).
+    for meeting in meetings:
+        if meeting is not None:
+            meeting.circle = circle
+
+
+def meeting_page(meeting: Meeting, user: User) -> dict[str, object]:
+    """Who is coming (cached: the same for every member) and what is his alone."""
+    answers = caching.cached(
+        "meeting-answers",
+        lambda: selectors.meeting_answers(meeting),
+        scopes=[caching.circle_scope(meeting.circle_id)],
+        vary=str(meeting.pk),
+    )
+    return {**answers, **selectors.meeting_for_him(meeting, user)}
