@@ -26,7 +26,7 @@ from circles.models import Circle, Meeting, Membership
 
 ICS = "text/calendar; charset=utf-8"
 # Those who once were in an unlisted circle no longer see it.
-SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
+SHUT_OUT = selectors.ENDED
 # In the circle, or asking or waiting to be: what "leave" ends (a request is withdrawn).
 LEAVABLE = (*Membership.MEMBER_STATUSES, Membership.Status.REQUESTED, Membership.Status.WAITLISTED)
 
