@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Exists, Expression, QuerySet, Subquery
 from django.utils import timezone
 from djstripe.models import Invoice, Subscription
 
@@ -82,17 +82,17 @@ def dues_statuses(user_ids: Iterable[int], *, today: date | None = None) -> dict
         .order_by("covers_until")
         .values_list("user_id", "covers_until")
     )
-    result = {}
-    for pk in ids:
-        if ACTIVE in words[pk]:
-            result[pk] = DuesStatus(ACTIVE)
-        elif pk in waivers:
-            result[pk] = DuesStatus(WAIVED, waivers[pk])
-        elif pk in offline:
-            result[pk] = DuesStatus(PAID_OFFLINE, offline[pk])
-        else:
-            result[pk] = DuesStatus(next((w for w in RANK if w in words[pk]), NONE))
-    return result
+    return {pk: _decide(words[pk], waivers.get(pk), offline.get(pk)) for pk in ids}
+
+
+def _decide(words: set[str], waived_until: date | None, paid_until: date | None) -> DuesStatus:
+    if ACTIVE in words:
+        return DuesStatus(ACTIVE)
+    if waived_until is not None:
+        return DuesStatus(WAIVED, waived_until)
+    if paid_until is not None:
+        return DuesStatus(PAID_OFFLINE, paid_until)
+    return DuesStatus(next((w for w in RANK if w in words), NONE))
 
 
 def dues_status(user: User, *, today: date | None = None) -> DuesStatus:
@@ -125,5 +125,44 @@ def dues_summary(status: DuesStatus, *, tiers_offered: bool) -> str:
 
 
 def dues_line(user: User) -> str:
-    """dues_summary() for one member (his dashboard)."""
-    return dues_summary(dues_status(user), tiers_offered=dues_tiers().exists())
+    """dues_summary() for one member (his dashboard), in one query."""
+    row = User.objects.filter(pk=user.pk).values(**dues_line_columns(user.pk)).first() or {}
+    return dues_line_from(row)
+
+
+def dues_line_columns(user_id: int, *, today: date | None = None) -> dict[str, Expression]:
+    """dues_line() as columns that any query may carry (the dashboard's own, to save one).
+
+    Uncorrelated subqueries: PostgreSQL runs each once per query, not once per row.
+    """
+    today = today or timezone.localdate()
+    subscriptions = Subscription.objects.filter(customer__subscriber_id=user_id)
+    columns: dict[str, Expression] = {
+        f"dues_{word.replace(' ', '_')}": Exists(
+            subscriptions.filter(
+                stripe_data__status__in=[s for s, w in STRIPE_STATUS.items() if w == word]
+            )
+        )
+        for word in RANK
+    }
+    waiver = Scholarship.objects.filter(
+        user_id=user_id, kind="waived", status="approved", until__gte=today
+    )
+    paid = OfflinePayment.objects.filter(
+        user_id=user_id, covers_from__lte=today, covers_until__gte=today
+    )
+    columns["dues_waived_until"] = Subquery(waiver.order_by("-until").values("until")[:1])
+    columns["dues_paid_until"] = Subquery(paid.order_by("-covers_until").values("covers_until")[:1])
+    columns["dues_tiers_offered"] = Exists(dues_tiers())
+    return columns
+
+
+def dues_line_from(row: dict[str, object] | object) -> str:
+    """The sentence from the columns of dues_line_columns(), on a dict or an object."""
+
+    def get(name: str) -> object:
+        return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+    words = {word for word in RANK if get(f"dues_{word.replace(' ', '_')}")}
+    status = _decide(words, get("dues_waived_until"), get("dues_paid_until"))
+    return dues_summary(status, tiers_offered=bool(get("dues_tiers_offered")))

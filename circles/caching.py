@@ -2,7 +2,8 @@
 
 A cached value's key carries the *generation* of every scope it depends on:
 ``circle:<id>`` (a circle, its memberships, meetings, RSVPs, agreements,
-facilitators' names) and ``directory`` (anything a listing shows). A write
+facilitators' names), ``user:<id>`` (a man's own memberships: which circles
+are his) and ``directory`` (anything a listing shows). A write
 bumps the generations it touches, so every key built on the old ones is never
 read again and ages out of Redis on its own timeout. Nothing has to know which
 keys exist.
@@ -44,6 +45,11 @@ SITE = "site"
 
 def circle_scope(circle_id: int) -> str:
     return f"circle:{circle_id}"
+
+
+def user_scope(user_id: int) -> str:
+    """A man's own memberships: which circles are his, and where he stands in each."""
+    return f"user:{user_id}"
 
 
 def _generation_key(scope: str) -> str:
@@ -107,16 +113,22 @@ def cached(
     scopes: Iterable[str],
     user: int | None = None,
     vary: str = "",
-    timeout: int = TIMEOUT,
+    timeout: int | Callable[[T], int] = TIMEOUT,
 ) -> T:
-    """``make()``'s value, from the cache when its scopes have not changed since it was made."""
+    """``make()``'s value, from the cache when its scopes have not changed since it was made.
+
+    ``timeout`` may be a function of the value: a page listing what is coming
+    lives no longer than until the first of it is past.
+    """
     k = key(name, scopes=scopes, user=user, vary=vary)
     if k is None:
         return make()
     value = cache.get(k)
     if value is None:
         value = make()
-        cache.set(k, value, timeout)
+        seconds = timeout(value) if callable(timeout) else timeout
+        if seconds > 0:
+            cache.set(k, value, seconds)
     return value
 
 
@@ -127,6 +139,11 @@ def _bump_circle(sender: type, instance: object, **kwargs: object) -> None:
     circle_id = getattr(instance, "circle_id", None) or getattr(instance, "pk", None)
     if circle_id:
         bump(circle_scope(circle_id), DIRECTORY)
+
+
+def _bump_membership(sender: type, instance: object, **kwargs: object) -> None:
+    # His set of circles (and his standing in one) is his dashboard's business too.
+    bump(circle_scope(instance.circle_id), DIRECTORY, user_scope(instance.user_id))
 
 
 def _bump_meeting_child(sender: type, instance: object, **kwargs: object) -> None:
@@ -180,7 +197,7 @@ def connect() -> None:
 
     receivers = {
         Circle: _bump_circle,
-        Membership: _bump_circle,
+        Membership: _bump_membership,
         Meeting: _bump_circle,
         Agreement: _bump_circle,
         RSVP: _bump_meeting_child,

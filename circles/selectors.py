@@ -5,21 +5,35 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
     F,
-    Max,
-    Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    When,
     prefetch_related_objects,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from billing.models import DuesTier
-from circles.models import RSVP, CalendarFeed, Circle, Meeting, Membership
+from billing.selectors import dues_line, dues_line_columns, dues_line_from
+from circles.models import (
+    RSVP,
+    Agreement,
+    AgreementAcceptance,
+    CalendarFeed,
+    Circle,
+    Meeting,
+    Membership,
+)
 
 
 def public_name(user: User) -> str:
@@ -61,10 +75,50 @@ def circle_detail(slug: str) -> Circle | None:
     )
 
 
-def membership_of(user: User, circle: Circle) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, circle=circle).first()
+def circle_and_membership(user: User, slug: str) -> tuple[Circle | None, Membership | None]:
+    """The circle and his membership in it, with his place on its waitlist and whether
+    its current agreements wait for his acceptance: one query (two if he has none)."""
+    if user.is_authenticated:
+        membership = (
+            Membership.objects.filter(user=user, circle__slug=slug)
+            .select_related("circle")
+            .annotate(position=_waitlist_position(), needs_acceptance=_needs_acceptance())
+            .first()
+        )
+        if membership is not None:
+            return membership.circle, membership
+    return Circle.objects.filter(slug=slug).first(), None
+
+
+def _waitlist_position() -> Case:
+    """A membership's place on its circle's waitlist (as waitlist_position() counts); None
+    for any other status."""
+    ahead = (
+        Membership.objects.filter(circle=OuterRef("circle"), status=Membership.Status.WAITLISTED)
+        .filter(
+            Q(requested_at__lt=OuterRef("requested_at"))
+            | Q(requested_at=OuterRef("requested_at"), pk__lt=OuterRef("pk"))
+        )
+        .order_by()
+        .values("circle")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Case(When(status=Membership.Status.WAITLISTED, then=Coalesce(Subquery(ahead), 0) + 1))
+
+
+def _needs_acceptance() -> ExpressionWrapper:
+    """Whether the circle has agreements and its member has not accepted the current ones."""
+
+    def current(circle: OuterRef) -> QuerySet[Agreement]:
+        return Agreement.objects.filter(circle=circle).order_by("-version").values("pk")[:1]
+
+    accepted = AgreementAcceptance.objects.filter(
+        user=OuterRef("user"), agreement=Subquery(current(OuterRef(OuterRef("circle"))))
+    )
+    return ExpressionWrapper(
+        Exists(current(OuterRef("circle"))) & ~Exists(accepted), output_field=BooleanField()
+    )
 
 
 def roster(circle: Circle) -> QuerySet[Membership]:
@@ -81,68 +135,67 @@ def waitlist_position(membership: Membership) -> int | None:
     return ahead.count() + 1
 
 
-def upcoming_meetings_for(
-    user: User, *, limit: int = 10, with_cancelled: bool = False
-) -> list[Meeting]:
-    """The member's next meetings in his active circles, each with his RSVP attached.
-
-    `with_cancelled`: cancelled ones stay listed (as cancelled, with the reason),
-    so a meeting never just vanishes from his list.
-    """
-    if with_cancelled:
-        coming = Meeting.objects.filter(
-            status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
-            ends_at__gt=timezone.now(),
-        ).order_by("starts_at")
-    else:
-        coming = Meeting.objects.upcoming()
-    meetings = list(
-        coming.filter(
-            circle__memberships__user=user,
-            circle__memberships__status=Membership.Status.ACTIVE,
-        ).select_related("circle", "leader")[:limit]
+def circle_public(circle: Circle) -> dict[str, object]:
+    """What the circle page shows anyone who may see the circle: the same for all of them."""
+    # Its capacity read again with the seats: the circle passed in may be older than the
+    # generation this is cached under.
+    capacity, held, someone_waits = (
+        Circle.objects.filter(pk=circle.pk)
+        .with_seats_held()
+        .annotate(waits=Exists(Membership.objects.waitlist().filter(circle=OuterRef("pk"))))
+        .values_list("capacity", "seats_held", "waits")
+        .get()
     )
-    answers = dict(
-        RSVP.objects.filter(user=user, meeting__in=meetings).values_list("meeting_id", "response")
+    facilitators = (
+        circle.memberships.facilitating()
+        .select_related("user")
+        .only("role", "bio", "circle_id", "user__full_name", "user__display_name")
+        .order_by("role", "pk")
     )
-    for meeting in meetings:
-        meeting.my_rsvp = answers.get(meeting.pk)
-    return meetings
-
-
-def circle_page(circle: Circle, membership: Membership | None) -> dict[str, object]:
-    """What the circle page shows this viewer: members see more than the public."""
-    agreement = circle.agreements.order_by("-version").first()
-    is_member = membership is not None and membership.status == Membership.Status.ACTIVE
-    context: dict[str, object] = {
+    return {
         "facilitators": [
             {"name": public_name(m.user), "bio": m.bio, "role": m.get_role_display()}
-            for m in circle.facilitator_memberships
+            for m in facilitators
         ],
         # The date of the next meeting is no secret: the schedule is public.
         "next_meeting": circle.meetings.upcoming().first(),
         "dues_range": dues_range(),
-        "seats_free": max(circle.capacity - circle.seats_held, 0),
-        "agreement": agreement,
-        "is_member": is_member,
-        "waitlist_position": waitlist_position(membership) if membership else None,
-        "joins_waitlist": joins_waitlist(circle),
+        "seats_free": max(capacity - held, 0),
+        # As services.membership_request decides (joins_waitlist()).
+        "joins_waitlist": someone_waits or held >= capacity,
     }
-    if is_member:
-        context["roster"] = list(roster(circle))
-        context["upcoming"] = list(
+
+
+def circle_for_members(circle: Circle) -> dict[str, object]:
+    """What the circle page adds for its active members: the same for each of them."""
+    return {
+        "agreement": circle.agreements.order_by("-version").first(),
+        "roster": list(
+            roster(circle).only(
+                "role",
+                "share_email",
+                "share_phone",
+                "circle_id",
+                "user__full_name",
+                "user__display_name",
+                "user__email",
+                "user__phone",
+            )
+        ),
+        "upcoming": list(
             circle.meetings.filter(
                 status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
                 ends_at__gt=timezone.now(),
             )
             .order_by("starts_at")
-            .select_related("leader")[:5]
-        )
-        context["needs_acceptance"] = (
-            agreement is not None
-            and not agreement.acceptances.filter(user=membership.user).exists()
-        )
-    return context
+            .select_related("leader")
+            .only(*MEETING_SHOWN, "leader__full_name", "leader__display_name")[:5]
+        ),
+    }
+
+
+# What a meeting in a list shows (with its circle's, and its leader's name).
+MEETING_SHOWN = ("circle_id", "starts_at", "ends_at", "status", "cancel_reason", "leader_id")
 
 
 def joins_waitlist(circle: Circle) -> bool:
@@ -165,51 +218,85 @@ def join_page(circle: Circle, membership: Membership | None) -> dict[str, object
     }
 
 
+# A membership in one of these is over: no longer on his dashboard.
+ENDED = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
+
+
 def dashboard(user: User) -> dict[str, object]:
-    """A member's home: next meetings, his circles, pending requests and offers."""
+    """A member's home in two queries: his memberships, with his circles, his place on
+    each waitlist and his dues; then his circles' next meetings, with his RSVP.
+
+    Cancelled meetings stay listed (as cancelled, with the reason), so a meeting
+    never just vanishes from his list. `circle_ids`: every circle shown.
+    """
     memberships = list(
         Membership.objects.filter(user=user)
-        .exclude(
-            status__in=[
-                Membership.Status.LEFT,
-                Membership.Status.DECLINED,
-                Membership.Status.EXPIRED,
-            ]
-        )
+        .exclude(status__in=ENDED)
         .select_related("circle")
-        .order_by("circle__name")
-    )
-    waitlisted = [m for m in memberships if m.status == Membership.Status.WAITLISTED]
-    if waitlisted:
-        # Every waitlist he is on, in one query: positions without a query each.
-        queue = Membership.objects.waitlist().filter(
-            circle_id__in=[m.circle_id for m in waitlisted]
+        .annotate(
+            position=_waitlist_position(),
+            **dues_line_columns(user.pk),
         )
-        order: dict[int, list[int]] = {}
-        for circle_id, pk in queue.values_list("circle_id", "pk"):
-            order.setdefault(circle_id, []).append(pk)
-        for m in waitlisted:
-            m.position = order[m.circle_id].index(m.pk) + 1
+        .order_by("circle__name", "pk")
+    )
+    # His dues came with his memberships; a man with none needs their own query.
+    dues = dues_line_from(memberships[0]) if memberships else dues_line(user)
     return {
-        "meetings": upcoming_meetings_for(user, limit=5, with_cancelled=True),
+        "meetings": _next_meetings(
+            user, {m.circle_id: m.circle for m in memberships if m.status == "active"}
+        ),
         "active": [m for m in memberships if m.status in ("active", "paused")],
         "pending": [m for m in memberships if m.status in ("requested", "waitlisted")],
+        "dues": dues,
+        "circle_ids": sorted({m.circle_id for m in memberships}),
     }
+
+
+def _next_meetings(user: User, circles: dict[int, Circle], limit: int = 5) -> list[Meeting]:
+    if not circles:
+        return []
+    answer = RSVP.objects.filter(meeting=OuterRef("pk"), user=user).values("response")[:1]
+    meetings = list(
+        Meeting.objects.filter(
+            circle_id__in=list(circles),
+            status__in=[Meeting.Status.SCHEDULED, Meeting.Status.CANCELLED],
+            ends_at__gt=timezone.now(),
+        )
+        .annotate(my_rsvp=Subquery(answer))
+        .order_by("starts_at", "pk")[:limit]
+    )
+    for meeting in meetings:
+        meeting.circle = circles[meeting.circle_id]  # loaded with his memberships
+    return meetings
 
 
 def my_rsvp(meeting: Meeting, user: User) -> str | None:
     return meeting.rsvps.filter(user=user).values_list("response", flat=True).first()
 
 
-def meeting_page(meeting: Meeting, user: User) -> dict[str, object]:
-    """A member's meeting page (only members reach it): who is coming, by name."""
-    meeting.my_rsvp = my_rsvp(meeting, user)
-    answers = list(meeting.rsvps.select_related("user").order_by("responded_at", "pk"))
+def _his_meeting(user: User, pk: int) -> QuerySet[Meeting]:
+    """The meeting if it is one of his active circles' (past or cancelled too), else none."""
+    return Meeting.objects.filter(
+        pk=pk, circle__memberships__user=user, circle__memberships__status=Membership.Status.ACTIVE
+    )
+
+
+def my_meeting(user: User, pk: int) -> Meeting | None:
+    """_his_meeting(), with its circle, its leader and his answer as `my_rsvp`: one query."""
+    answer = RSVP.objects.filter(meeting=OuterRef("pk"), user=user).values("response")[:1]
+    meeting = _his_meeting(user, pk).select_related("circle", "leader")
+    return meeting.annotate(my_rsvp=Subquery(answer)).first()
+
+
+def meeting_answers(meeting: Meeting) -> dict[str, object]:
+    """Who is coming, by name: the same for every member who may see the meeting."""
+    answers = meeting.rsvps.select_related("user").only(
+        "response", "meeting_id", "user__full_name", "user__display_name"
+    )
+    answers = list(answers.order_by("responded_at", "pk"))
     coming = [public_name(r.user) for r in answers if r.response == RSVP.Response.YES]
     not_coming = [public_name(r.user) for r in answers if r.response == RSVP.Response.NO]
     return {
-        "leader_name": public_name(meeting.leader) if meeting.leader else None,
-        "is_leader": meeting.leader_id is not None and meeting.leader_id == user.pk,
         "coming": coming,
         "not_coming": not_coming,
         "yes_count": len(coming),
@@ -217,14 +304,23 @@ def meeting_page(meeting: Meeting, user: User) -> dict[str, object]:
     }
 
 
+def meeting_for_him(meeting: Meeting, user: User) -> dict[str, object]:
+    """What only he sees on a meeting page (his answer is `meeting.my_rsvp`)."""
+    return {
+        "leader_name": public_name(meeting.leader) if meeting.leader else None,
+        "is_leader": meeting.leader_id is not None and meeting.leader_id == user.pk,
+    }
+
+
 def dues_range() -> dict[str, object] | None:
     """The sliding scale's lowest and highest monthly amount (active tiers), or None."""
-    tiers = DuesTier.objects.filter(is_active=True)
-    spread = tiers.aggregate(low=Min("amount_cents"), high=Max("amount_cents"))
-    if spread["low"] is None:
+    # A scale has a handful of tiers: one query for all of them (in the treasurers' order).
+    tiers = list(DuesTier.objects.filter(is_active=True).values_list("amount_cents", "currency"))
+    if not tiers:
         return None
-    currency = (tiers.values_list("currency", flat=True).first() or "usd").upper()
-    return {"low": spread["low"] / 100, "high": spread["high"] / 100, "currency": currency}
+    amounts = [amount for amount, _ in tiers]
+    currency = (tiers[0][1] or "usd").upper()
+    return {"low": min(amounts) / 100, "high": max(amounts) / 100, "currency": currency}
 
 
 def has_calendar_feed(user: User) -> bool:
@@ -284,12 +380,4 @@ def api_my_meetings(user: User) -> QuerySet[Meeting]:
 
 def api_my_meeting(user: User, pk: int) -> Meeting | None:
     """A meeting of one of his active circles, past or cancelled too; None for any other."""
-    return (
-        Meeting.objects.select_related("circle")
-        .filter(
-            pk=pk,
-            circle__memberships__user=user,
-            circle__memberships__status=Membership.Status.ACTIVE,
-        )
-        .first()
-    )
+    return _his_meeting(user, pk).select_related("circle").first()

@@ -6,13 +6,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.selectors import dues_line
-from circles import calendar, selectors, services, times
+from circles import calendar, fragments, selectors, services, times
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
@@ -27,17 +26,16 @@ from circles.models import Circle, Meeting, Membership
 
 ICS = "text/calendar; charset=utf-8"
 # Those who once were in an unlisted circle no longer see it.
-SHUT_OUT = (Membership.Status.LEFT, Membership.Status.DECLINED, Membership.Status.EXPIRED)
+SHUT_OUT = selectors.ENDED
 # In the circle, or asking or waiting to be: what "leave" ends (a request is withdrawn).
 LEAVABLE = (*Membership.MEMBER_STATUSES, Membership.Status.REQUESTED, Membership.Status.WAITLISTED)
 
 
 def _circle_or_404(request: HttpRequest, slug: str) -> tuple[Circle, Membership | None]:
     """The circle, if this person may see it: unlisted circles only to their members."""
-    circle = selectors.circle_detail(slug)
+    circle, membership = selectors.circle_and_membership(request.user, slug)
     if circle is None:
         raise Http404
-    membership = selectors.membership_of(request.user, circle)
     if not circle.is_listed and (membership is None or membership.status in SHUT_OUT):
         raise Http404
     return circle, membership
@@ -52,12 +50,10 @@ def _active_membership_or_404(request: HttpRequest, slug: str) -> tuple[Circle, 
 
 def _meeting_or_404(request: HttpRequest, pk: int) -> Meeting:
     """A meeting of one of the member's active circles; anything else is a 404."""
-    return get_object_or_404(
-        Meeting.objects.select_related("circle", "leader"),
-        pk=pk,
-        circle__memberships__user=request.user,
-        circle__memberships__status=Membership.Status.ACTIVE,
-    )
+    meeting = selectors.my_meeting(request.user, pk)
+    if meeting is None:
+        raise Http404
+    return meeting
 
 
 @require_GET
@@ -83,7 +79,7 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         )
         if membership
         else None,
-        **selectors.circle_page(circle, membership),
+        **fragments.circle_page(circle, membership),
         "answer_days": services.ANSWER_DAYS,
     }
     return render(request, "circles/detail.html", context)
@@ -225,15 +221,15 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {**selectors.dashboard(request.user), "dues": dues_line(request.user)}
-    return render(request, "circles/dashboard.html", context)
+    body, dues = fragments.dashboard(request)
+    return render(request, "circles/dashboard.html", {"body": body, "dues": dues})
 
 
 @login_required
 @require_GET
 def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = _meeting_or_404(request, pk)
-    context = {"meeting": meeting, **selectors.meeting_page(meeting, request.user)}
+    context = {"meeting": meeting, **fragments.meeting_page(meeting, request.user)}
     return render(request, "circles/meeting.html", context)
 
 

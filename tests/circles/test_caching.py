@@ -67,3 +67,16 @@ def test_an_unreadable_cache_computes_fresh_every_time(settings: object) -> None
     for _ in range(2):
         caching.cached("page", lambda: made.append(1), scopes=[caching.DIRECTORY])
     assert made == [1, 1]
+
+
+def test_a_mans_membership_changes_forget_his_own_scope_and_no_one_elses() -> None:
+    circle = make_circle("oak")
+    him, other = make_user("a@example.com"), make_user("b@example.com")
+    for man in (him, other):
+        caching.cached("circles", lambda: "before", scopes=[caching.user_scope(man.pk)])
+    Membership.objects.create(circle=circle, user=him, status="requested")
+
+    assert caching.cached("circles", lambda: "now", scopes=[caching.user_scope(him.pk)]) == "now"
+    assert (
+        caching.cached("circles", lambda: "now", scopes=[caching.user_scope(other.pk)]) == "before"
+    )
