@@ -19,20 +19,62 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import exceptions, generics, serializers
+from rest_framework import exceptions, generics, pagination, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from circles import selectors, services
+from circles.forms import is_zone_or_region
 from circles.models import RSVP, Circle, Meeting, Membership
 
 KINDS = ["online", "in_person"]
 SEND_AN_ANSWER = 'Send a JSON object: {"response": "yes"} or {"response": "no"}.'
+NOT_A_ZONE = "Not a time zone or region: an IANA name such as Europe/London, or a region (Europe)."
+BAD_CURSOR = "This cursor is not one this list gave out: start again without `cursor`."
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+class CursorPages(pagination.CursorPagination):
+    """`next` and `previous` links in a stable order, without a COUNT over the list.
+
+    A cursor carries the last row's value of the first ordering field; one
+    that was not made here (edited, or holding a value that field cannot
+    hold) is a 404 saying so, never a query that fails.
+    """
+
+    page_size = 50
+    invalid_cursor_message = BAD_CURSOR
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> Any:
+        self._position_field = queryset.model._meta.get_field(self.ordering[0].lstrip("-"))
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                if "\x00" in cursor.position:
+                    raise DjangoValidationError("NUL")
+                self._position_field.to_python(cursor.position)
+            except DjangoValidationError as error:
+                raise exceptions.NotFound(self.invalid_cursor_message) from error
+        return cursor
+
+
+class CirclePages(CursorPages):
+    ordering = ("name", "pk")
+
+
+class MeetingPages(CursorPages):
+    ordering = ("starts_at", "pk")
 
 
 # --- Fields -----------------------------------------------------------------------------
@@ -59,6 +101,11 @@ def utc_datetime(**kwargs: Any) -> serializers.DateTimeField:
 
 
 class CircleFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Words from the name, public area or description; each a word's start.",
+    )
     weekday = serializers.IntegerField(
         min_value=0, max_value=6, required=False, help_text="0 = Monday … 6 = Sunday."
     )
@@ -68,6 +115,16 @@ class CircleFilterSerializer(serializers.Serializer):
     open_seats = serializers.BooleanField(
         required=False, help_text="true: only circles with a free seat."
     )
+    time_zone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A circle's time zone (Europe/London) or a whole region (Europe).",
+    )
+
+    def validate_time_zone(self, value: str) -> str:
+        if value and not is_zone_or_region(value):
+            raise serializers.ValidationError(NOT_A_ZONE)
+        return value
 
 
 @extend_schema_field(
@@ -158,6 +215,10 @@ class PublicCircleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The columns only a circle's active members get (besides its roster).
+MEMBERS_ONLY = ("private_address", "video_link")
+
+
 class CircleSerializer(PublicCircleSerializer):
     """A circle as its active members see it; the last three fields are theirs only."""
 
@@ -175,7 +236,7 @@ class CircleSerializer(PublicCircleSerializer):
     )
 
     class Meta(PublicCircleSerializer.Meta):
-        fields = [*PublicCircleSerializer.Meta.fields, "private_address", "video_link", "members"]
+        fields = [*PublicCircleSerializer.Meta.fields, *MEMBERS_ONLY, "members"]
         read_only_fields = PublicCircleSerializer.Meta.fields
 
 
@@ -199,6 +260,7 @@ NOT_FOUND = OpenApiResponse(
 class CircleListView(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = CircleSerializer
+    pagination_class = CirclePages
 
     @extend_schema(
         parameters=[CircleFilterSerializer],
@@ -209,10 +271,12 @@ class CircleListView(generics.GenericAPIView):
         filters = CircleFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         circles = selectors.directory(
+            q=filters.validated_data.get("q"),
             weekday=filters.validated_data.get("weekday"),
             kind=filters.validated_data.get("kind"),
             open_seats=filters.validated_data.get("open_seats", False),
-        ).order_by("name", "pk")
+            time_zone=filters.validated_data.get("time_zone") or None,
+        ).only(*selectors.DIRECTORY_COLUMNS, *MEMBERS_ONLY)
         page = self.paginate_queryset(circles)
         mine = selectors.api_active_circle_ids(request.user)
         return self.get_paginated_response(circle_data(page, mine))
@@ -260,6 +324,7 @@ class MeetingListView(generics.ListAPIView):
     """Your circles' meetings that are not over yet, soonest first (cancelled ones too)."""
 
     serializer_class = MeetingSerializer
+    pagination_class = MeetingPages
 
     def get_queryset(self) -> QuerySet[Meeting]:
         return selectors.api_my_meetings(self.request.user)
