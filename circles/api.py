@@ -16,17 +16,21 @@ Access:
 
 from __future__ import annotations
 
-from datetime import UTC
+import binascii
+from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, pagination, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from circles import selectors, services
@@ -45,28 +49,72 @@ BAD_CURSOR = "This cursor is not one this list gave out: start again without `cu
 class CursorPages(pagination.CursorPagination):
     """`next` and `previous` links in a stable order, without a COUNT over the list.
 
-    A cursor carries the last row's value of the first ordering field; one
-    that was not made here (edited, or holding a value that field cannot
-    hold) is a 404 saying so, never a query that fails.
+    Keyset pages on (`ordering[0]`, id): a cursor holds the first field's value
+    and the id of the row it stands after (or, going back, before), so rows
+    sharing a value (circles of one name, meetings at one time) are neither
+    skipped nor repeated, and no page needs an OFFSET. A cursor that was not
+    made here (edited, or holding what the field cannot hold) is a 404 saying
+    so, never a query that fails.
     """
 
     page_size = 50
     invalid_cursor_message = BAD_CURSOR
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> Any:
-        self._position_field = queryset.model._meta.get_field(self.ordering[0].lstrip("-"))
-        return super().paginate_queryset(queryset, request, view)
+        self.base_url = request.build_absolute_uri()
+        field = self.ordering[0]
+        self._field = queryset.model._meta.get_field(field)
+        self.cursor = self.decode_cursor(request)
+        reverse = self.cursor is not None and self.cursor.reverse
+        if self.cursor is not None:
+            value, pk = self.cursor.position
+            after = "lt" if reverse else "gt"
+            queryset = queryset.filter(
+                Q(**{f"{field}__{after}": value}) | Q(**{field: value, f"pk__{after}": pk})
+            )
+        order = (f"-{field}", "-pk") if reverse else (field, "pk")
+        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        # Going back, the page we came from is next; going on, the one we came from is previous.
+        self.has_next = more if not reverse else True
+        self.has_previous = more if reverse else self.cursor is not None
+        self.page = rows
+        return rows
+
+    def _link(self, row: Any, *, reverse: bool) -> str:
+        value = getattr(row, self.ordering[0])
+        position = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        tokens = {"p": position, "k": str(row.pk), **({"r": "1"} if reverse else {})}
+        encoded = b64encode(urlencode(tokens).encode()).decode("ascii")
+        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.page[-1], reverse=False) if self.has_next and self.page else None
+
+    def get_previous_link(self) -> str | None:
+        if not (self.has_previous and self.page):
+            return None
+        return self._link(self.page[0], reverse=True)
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                if "\x00" in cursor.position:
-                    raise DjangoValidationError("NUL")
-                self._position_field.to_python(cursor.position)
-            except DjangoValidationError as error:
-                raise exceptions.NotFound(self.invalid_cursor_message) from error
-        return cursor
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            tokens = parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"))
+            (position,), (pk,) = tokens["p"], tokens["k"]
+            if "\x00" in position or not (pk.isascii() and pk.isdigit() and len(pk) <= 18):
+                raise ValueError
+            value = self._field.to_python(position)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError  # ours always carry their offset
+        except (KeyError, ValueError, TypeError, binascii.Error, DjangoValidationError) as error:
+            raise exceptions.NotFound(self.invalid_cursor_message) from error
+        reverse = tokens.get("r", ["0"]) == ["1"]
+        return pagination.Cursor(offset=0, reverse=reverse, position=(value, int(pk)))
 
 
 class CirclePages(CursorPages):

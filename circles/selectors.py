@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery
@@ -76,9 +77,12 @@ def search_words(q: str | None) -> list[str]:
     """The words of a search, lower-cased: letters and digits of any script, nothing else.
 
     Everything else (quotes, operators, punctuation) is a separator, so no
-    input can reach the query syntax of the search engine.
+    input can reach the query syntax of the search engine. NFKC first, so a
+    phone keyboard's full-width letters are plain ones; a look-alike from
+    another script (a Cyrillic "o" in "oak") stays what it is and finds nothing.
     """
-    return [w.lower() for w in _WORD.findall((q or "")[:SEARCH_MAX_CHARS])][:SEARCH_MAX_WORDS]
+    text = unicodedata.normalize("NFKC", (q or "")[:SEARCH_MAX_CHARS])
+    return [w.lower() for w in _WORD.findall(text)][:SEARCH_MAX_WORDS]
 
 
 def search_circles(circles: QuerySet[Circle], q: str | None) -> QuerySet[Circle]:
