@@ -8,12 +8,13 @@ from datetime import time
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.authentication import token_for
 from accounts.models import User
-from circles import paging, services
+from circles import paging, selectors, services
 from circles.api import BAD_CURSOR, NOT_A_ZONE
 from circles.models import Circle, Membership
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
@@ -655,3 +656,13 @@ def test_on_sqlite_search_falls_back_to_a_plain_match_and_pages_still_work(tmp_p
     assert [r["status"] for r in results] == [200] * len(queries)
     assert found == [["s-1"], ["s-1"], ["s-1", "s-0"], ["s-0"], [], ["s-1", "s-0"]]
     assert "is not a page number" in results[-1]["text"]
+
+
+def test_the_search_can_be_answered_by_its_gin_index(shelf: dict[str, Circle]) -> None:
+    # With five rows the planner would scan; forbidding that shows the index fits the query.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = selectors.directory(q="harbour lights").explain()
+
+    assert "circle_search" in plan
+    assert "Seq Scan on circles_circle" not in plan
