@@ -10,7 +10,7 @@ forget one:
 - 403 on a write that a session may authenticate: a missing CSRF token;
 - 400 everywhere: a NUL character in the address or a form (mensc.middleware), and
   where the operation takes a body, a body that cannot be read or a wrong field;
-- 404 on a paged list: no such page.
+- 404 on a paged list: a `cursor` the list did not give out.
 
 Answers particular to one view (a 429, a 404 for an object) are declared
 on the view with ``extend_schema``.
@@ -46,7 +46,9 @@ BAD_REQUEST = OpenApiResponse(
 CSRF_FAILED = OpenApiResponse(
     ERROR, description="Signed in by session cookie: the CSRF token is missing or wrong."
 )
-NO_SUCH_PAGE = OpenApiResponse(ERROR, description="`page` names no page of the list.")
+NO_SUCH_PAGE = OpenApiResponse(
+    ERROR, description="`cursor` is not one this list gave out: start again without it."
+)
 THROTTLED = OpenApiResponse(ERROR, description="Too many attempts: try again later.")
 
 

@@ -16,23 +16,113 @@ Access:
 
 from __future__ import annotations
 
-from datetime import UTC
+import binascii
+from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import exceptions, generics, serializers
+from rest_framework import exceptions, generics, pagination, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from circles import selectors, services
+from circles.forms import is_zone_or_region
 from circles.models import RSVP, Circle, Meeting, Membership
 
 KINDS = ["online", "in_person"]
 SEND_AN_ANSWER = 'Send a JSON object: {"response": "yes"} or {"response": "no"}.'
+NOT_A_ZONE = "Not a time zone or region: an IANA name such as Europe/London, or a region (Europe)."
+BAD_CURSOR = "This cursor is not one this list gave out: start again without `cursor`."
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+class CursorPages(pagination.CursorPagination):
+    """`next` and `previous` links in a stable order, without a COUNT over the list.
+
+    Keyset pages on (`ordering[0]`, id): a cursor holds the first field's value
+    and the id of the row it stands after (or, going back, before), so rows
+    sharing a value (circles of one name, meetings at one time) are neither
+    skipped nor repeated, and no page needs an OFFSET. A cursor that was not
+    made here (edited, or holding what the field cannot hold) is a 404 saying
+    so, never a query that fails.
+    """
+
+    page_size = 50
+    invalid_cursor_message = BAD_CURSOR
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> Any:
+        self.base_url = request.build_absolute_uri()
+        field = self.ordering[0]
+        self._field = queryset.model._meta.get_field(field)
+        self.cursor = self.decode_cursor(request)
+        reverse = self.cursor is not None and self.cursor.reverse
+        if self.cursor is not None:
+            value, pk = self.cursor.position
+            after = "lt" if reverse else "gt"
+            queryset = queryset.filter(
+                Q(**{f"{field}__{after}": value}) | Q(**{field: value, f"pk__{after}": pk})
+            )
+        order = (f"-{field}", "-pk") if reverse else (field, "pk")
+        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        # Going back, the page we came from is next; going on, the one we came from is previous.
+        self.has_next = more if not reverse else True
+        self.has_previous = more if reverse else self.cursor is not None
+        self.page = rows
+        return rows
+
+    def _link(self, row: Any, *, reverse: bool) -> str:
+        value = getattr(row, self.ordering[0])
+        position = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        tokens = {"p": position, "k": str(row.pk), **({"r": "1"} if reverse else {})}
+        encoded = b64encode(urlencode(tokens).encode()).decode("ascii")
+        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.page[-1], reverse=False) if self.has_next and self.page else None
+
+    def get_previous_link(self) -> str | None:
+        if not (self.has_previous and self.page):
+            return None
+        return self._link(self.page[0], reverse=True)
+
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            tokens = parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"))
+            (position,), (pk,) = tokens["p"], tokens["k"]
+            if "\x00" in position or not (pk.isascii() and pk.isdigit() and len(pk) <= 18):
+                raise ValueError
+            value = self._field.to_python(position)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError  # ours always carry their offset
+        except (KeyError, ValueError, TypeError, binascii.Error, DjangoValidationError) as error:
+            raise exceptions.NotFound(self.invalid_cursor_message) from error
+        reverse = tokens.get("r", ["0"]) == ["1"]
+        return pagination.Cursor(offset=0, reverse=reverse, position=(value, int(pk)))
+
+
+class CirclePages(CursorPages):
+    ordering = ("name", "pk")
+
+
+class MeetingPages(CursorPages):
+    ordering = ("starts_at", "pk")
 
 
 # --- Fields -----------------------------------------------------------------------------
@@ -59,6 +149,11 @@ def utc_datetime(**kwargs: Any) -> serializers.DateTimeField:
 
 
 class CircleFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Words from the name, public area or description; each a word's start.",
+    )
     weekday = serializers.IntegerField(
         min_value=0, max_value=6, required=False, help_text="0 = Monday … 6 = Sunday."
     )
@@ -68,6 +163,16 @@ class CircleFilterSerializer(serializers.Serializer):
     open_seats = serializers.BooleanField(
         required=False, help_text="true: only circles with a free seat."
     )
+    time_zone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A circle's time zone (Europe/London) or a whole region (Europe).",
+    )
+
+    def validate_time_zone(self, value: str) -> str:
+        if value and not is_zone_or_region(value):
+            raise serializers.ValidationError(NOT_A_ZONE)
+        return value
 
 
 @extend_schema_field(
@@ -158,6 +263,10 @@ class PublicCircleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The columns only a circle's active members get (besides its roster).
+MEMBERS_ONLY = ("private_address", "video_link")
+
+
 class CircleSerializer(PublicCircleSerializer):
     """A circle as its active members see it; the last three fields are theirs only."""
 
@@ -175,7 +284,7 @@ class CircleSerializer(PublicCircleSerializer):
     )
 
     class Meta(PublicCircleSerializer.Meta):
-        fields = [*PublicCircleSerializer.Meta.fields, "private_address", "video_link", "members"]
+        fields = [*PublicCircleSerializer.Meta.fields, *MEMBERS_ONLY, "members"]
         read_only_fields = PublicCircleSerializer.Meta.fields
 
 
@@ -199,6 +308,7 @@ NOT_FOUND = OpenApiResponse(
 class CircleListView(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = CircleSerializer
+    pagination_class = CirclePages
 
     @extend_schema(
         parameters=[CircleFilterSerializer],
@@ -209,10 +319,12 @@ class CircleListView(generics.GenericAPIView):
         filters = CircleFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         circles = selectors.directory(
+            q=filters.validated_data.get("q"),
             weekday=filters.validated_data.get("weekday"),
             kind=filters.validated_data.get("kind"),
             open_seats=filters.validated_data.get("open_seats", False),
-        ).order_by("name", "pk")
+            time_zone=filters.validated_data.get("time_zone") or None,
+        ).only(*selectors.DIRECTORY_COLUMNS, *MEMBERS_ONLY)
         page = self.paginate_queryset(circles)
         mine = selectors.api_active_circle_ids(request.user)
         return self.get_paginated_response(circle_data(page, mine))
@@ -260,6 +372,7 @@ class MeetingListView(generics.ListAPIView):
     """Your circles' meetings that are not over yet, soonest first (cancelled ones too)."""
 
     serializer_class = MeetingSerializer
+    pagination_class = MeetingPages
 
     def get_queryset(self) -> QuerySet[Meeting]:
         return selectors.api_my_meetings(self.request.user)

@@ -1,18 +1,87 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
+from accounts import zones
+from circles import times
 from circles.models import WEEKDAYS
 
 KINDS = [("", "Any"), ("in_person", "In person"), ("online", "Online")]
+# The filters the directory (and the API) take, in the order a link spells them.
+DIRECTORY_FILTERS = ("q", "weekday", "kind", "time_zone", "open_seats")
+
+
+def zone_regions() -> set[str]:
+    """ "Europe", "America"...: the regions of the zones a man can pick."""
+    return {name.split("/", 1)[0] for name in zones.real_zones()}
+
+
+def is_zone_or_region(value: str) -> bool:
+    return zones.is_choosable(value) or value in zone_regions()
+
+
+def zone_filter_choices(in_use: list[str], chosen: str | None = None) -> list[tuple]:
+    """Any zone, then per region "Anywhere in <region>" and the zones circles meet in there.
+
+    A zone no circle uses (an old link, a circle since closed) stays a choice when chosen,
+    so the page still says what it filtered by.
+    """
+    names = sorted({*in_use, *([chosen] if chosen and "/" in chosen else [])})
+    regions = sorted(
+        {n.split("/", 1)[0] for n in names if "/" in n}
+        | ({chosen} if chosen and chosen in zone_regions() else set())
+    )
+    choices: list[tuple] = [("", "Any time zone")]
+    if zones.FALLBACK in names:
+        choices.append((zones.FALLBACK, "UTC"))
+    for region in regions:
+        inside = [(n, times.zone_label(n)) for n in names if n.startswith(f"{region}/")]
+        choices.append((region, [(region, f"Anywhere in {region}"), *inside]))
+    return choices
+
+
+class ZoneOrRegionField(forms.ChoiceField):
+    """A time zone or a region; valid whether or not a circle meets there today."""
+
+    def valid_value(self, value: str) -> bool:
+        return is_zone_or_region(value)
 
 
 class DirectoryFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        help_text="Words from a circle's name, area or description.",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. Brooklyn, grief"}),
+    )
     weekday = forms.TypedChoiceField(
         choices=[("", "Any day"), *WEEKDAYS], coerce=int, empty_value=None, required=False
     )
     kind = forms.ChoiceField(choices=KINDS, required=False, label="Meets")
+    time_zone = ZoneOrRegionField(
+        required=False,
+        label="Time zone",
+        error_messages={"invalid_choice": "Pick a time zone or region from the list."},
+    )
     open_seats = forms.BooleanField(required=False, label="Has open seats")
+
+    def __init__(self, *args: Any, zones_in_use: list[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        chosen = self.data.get("time_zone") if self.is_bound else None
+        self.fields["time_zone"].choices = zone_filter_choices(
+            list(zones_in_use), chosen if chosen and is_zone_or_region(chosen) else None
+        )
+
+    def filters(self) -> dict[str, Any]:
+        """The filters that were understood; a bad one is left out (and shown in the errors)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        found = {name: self.cleaned_data.get(name) for name in DIRECTORY_FILTERS}
+        # Monday is weekday 0: only None, "" and False mean "not filtered".
+        return {n: v for n, v in found.items() if v is not None and v != "" and v is not False}
 
 
 class JoinForm(forms.Form):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
 
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -22,17 +26,20 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts import zones
 from accounts.models import User
 from billing.models import DuesTier
 from billing.selectors import dues_line, dues_line_columns, dues_line_from
 from circles.models import (
     RSVP,
+    SEARCH_CONFIG,
     Agreement,
     AgreementAcceptance,
     CalendarFeed,
     Circle,
     Meeting,
     Membership,
+    search_vector,
 )
 
 
@@ -52,21 +59,120 @@ def _facilitators() -> Prefetch:
     )
 
 
+# What a directory card (and the API's public circle) shows: nothing else is read.
+DIRECTORY_COLUMNS = (
+    "name",
+    "slug",
+    "description",
+    "capacity",
+    "status",
+    "time_zone",
+    "weekday",
+    "start_time",
+    "duration_minutes",
+    "frequency",
+    "week_of_month",
+    "location_kind",
+    "public_area",
+)
+# A query's first words only, and each of them whole: enough for any real search.
+SEARCH_MAX_CHARS = 200
+SEARCH_MAX_WORDS = 8
+_WORD = re.compile(r"\w+")
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words of a search, lower-cased: letters and digits of any script, nothing else.
+
+    Everything else (quotes, operators, punctuation) is a separator, so no
+    input can reach the query syntax of the search engine. NFKC first, so a
+    phone keyboard's full-width letters are plain ones; a look-alike from
+    another script (a Cyrillic "o" in "oak") stays what it is and finds nothing.
+    """
+    text = unicodedata.normalize("NFKC", (q or "")[:SEARCH_MAX_CHARS])
+    return [w.lower() for w in _WORD.findall(text)][:SEARCH_MAX_WORDS]
+
+
+def search_circles(circles: QuerySet[Circle], q: str | None) -> QuerySet[Circle]:
+    """Circles whose name, public area or description hold every word of `q` (as a prefix).
+
+    PostgreSQL: full-text search over `circles.models.search_vector()`, the
+    expression the GIN index holds, English stemming, each word a prefix
+    ("brook" finds Brooklyn). SQLite (the embedded default): each word
+    somewhere in one of the three fields.
+    """
+    words = search_words(q)
+    if not words:
+        return circles if not (q or "").strip() else circles.none()
+    if connection.vendor == "postgresql":
+        # Only \w characters reach the raw query: each word a prefix, all required.
+        raw = " & ".join(f"{word}:*" for word in words)
+        query = SearchQuery(raw, search_type="raw", config=SEARCH_CONFIG)
+        return circles.alias(search=search_vector()).filter(search=query)
+    for word in words:
+        anywhere = Q(name__icontains=word) | Q(public_area__icontains=word)
+        circles = circles.filter(anywhere | Q(description__icontains=word))
+    return circles
+
+
+def _in_zone(circles: QuerySet[Circle], time_zone: str | None) -> QuerySet[Circle]:
+    """`time_zone` is a zone ("Europe/London") or a whole region ("Europe")."""
+    if not time_zone:
+        return circles
+    if "/" in time_zone or time_zone == zones.FALLBACK:
+        return circles.filter(time_zone=time_zone)
+    return circles.filter(time_zone__startswith=f"{time_zone}/")
+
+
+def listed_circles() -> QuerySet[Circle]:
+    """The circles anyone may find: listed, and not closed."""
+    return Circle.objects.filter(is_listed=True).exclude(status=Circle.Status.CLOSED)
+
+
 def directory(
-    *, weekday: int | None = None, kind: str | None = None, open_seats: bool = False
+    *,
+    q: str | None = None,
+    weekday: int | None = None,
+    kind: str | None = None,
+    open_seats: bool = False,
+    time_zone: str | None = None,
 ) -> QuerySet[Circle]:
-    """Listed circles a man could ask to join, with `seats_held` and facilitators."""
-    circles = Circle.objects.filter(is_listed=True).exclude(status=Circle.Status.CLOSED)
+    """Listed circles a man could ask to join, with `seats_held` and facilitators.
+
+    Only the columns a listing shows (`DIRECTORY_COLUMNS`); ordered by name,
+    then id: a stable order to page through.
+    """
+    circles = search_circles(listed_circles(), q)
     if weekday is not None:
         circles = circles.filter(weekday=weekday)
     if kind == "online":
         circles = circles.filter(location_kind__in=["online", "hybrid"])
     elif kind == "in_person":
         circles = circles.filter(location_kind__in=["in_person", "hybrid"])
-    circles = circles.with_seats_held().prefetch_related(_facilitators()).order_by("name")
+    circles = _in_zone(circles, time_zone)
+    circles = circles.with_seats_held().prefetch_related(_directory_facilitators())
     if open_seats:
         circles = circles.filter(seats_held__lt=F("capacity"))
-    return circles
+    return circles.only(*DIRECTORY_COLUMNS).order_by("name", "pk")
+
+
+def _directory_facilitators() -> Prefetch:
+    """Facilitators as a listing names them: the man's names and the role, no more."""
+    return Prefetch(
+        "memberships",
+        queryset=Membership.objects.facilitating()
+        .select_related("user")
+        .only("circle_id", "role", "user", "user__full_name", "user__display_name")
+        .order_by("role", "pk"),
+        to_attr="facilitator_memberships",
+    )
+
+
+def directory_zones() -> list[str]:
+    """The time zones the listed circles meet in, for the directory's filter."""
+    return list(
+        listed_circles().order_by("time_zone").values_list("time_zone", flat=True).distinct()
+    )
 
 
 def circle_detail(slug: str) -> Circle | None:

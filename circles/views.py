@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from urllib.parse import quote
+import hashlib
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from circles import calendar, fragments, selectors, services, times
+from circles import caching, calendar, fragments, paging, selectors, services, times
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
@@ -57,15 +60,43 @@ def _meeting_or_404(request: HttpRequest, pk: int) -> Meeting:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def directory(request: HttpRequest) -> HttpResponse:
-    form = DirectoryFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    circles = selectors.directory(
-        weekday=filters.get("weekday"),
-        kind=filters.get("kind") or None,
-        open_seats=bool(filters.get("open_seats")),
-    )
-    return render(request, "circles/directory.html", {"form": form, "circles": circles})
+    form = DirectoryFilterForm(request.GET or None, zones_in_use=_directory_zones())
+    filters = form.filters()
+    number, note = paging.page_number(request.GET.get("page"))
+    more = bool(request.htmx) and not request.htmx.history_restore_request
+    listing = _directory_listing(filters, number, times.reader_zone_name(request.user), more)
+    if more:
+        return HttpResponse(listing["html"])
+    context = {"form": form, "listing": listing["html"], "note": note or listing["note"]}
+    return render(request, "circles/directory.html", context)
+
+
+def _directory_zones() -> list[str]:
+    return caching.cached("directory-zones", selectors.directory_zones, scopes=[caching.DIRECTORY])
+
+
+def _directory_listing(
+    filters: dict[str, object], number: int, reader: str | None, more: bool
+) -> dict[str, object]:
+    """One page of the directory as HTML (cards and page links), cached until a listing changes.
+
+    It depends on the filters, the page, the reader's time zone (online circles'
+    times are said in his) and whether htmx asks for "more": nothing else about
+    the man, so men in one zone share it.
+    """
+    query = urlencode([(name, "on" if v is True else v) for name, v in filters.items()])
+    query = query + "&" if query else ""
+
+    def make() -> dict[str, object]:
+        page = paging.page_of(selectors.directory(**filters), number, past_the_end=not more)
+        context = {"page": page, "query": query, "filters": filters, "reader_zone": reader}
+        html = render_to_string("circles/fragment_directory.html", context)
+        return {"html": html, "note": page.note}
+
+    vary = hashlib.sha256(f"{query}page={number}|{reader}|{more}".encode()).hexdigest()
+    return caching.cached("directory", make, scopes=[caching.DIRECTORY], vary=vary)
 
 
 @require_GET

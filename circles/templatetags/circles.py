@@ -17,6 +17,9 @@ def public_name(user: User | None) -> str:
 
 
 def _reader(context) -> str | None:
+    # A fragment cached for every reader in a zone is rendered from the zone alone.
+    if "reader_zone" in context:
+        return context["reader_zone"]
     request = context.get("request")
     return times.reader_zone_name(getattr(request, "user", None) or context.get("user"))
 
