@@ -375,6 +375,12 @@ class Meeting(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
+        indexes = [
+            # The meetings starting in a window, whatever the circle: what
+            # reminders pick every few minutes (circles.reminders). Without
+            # it, a sequential scan of every meeting ever held.
+            models.Index(fields=["starts_at"], name="circles_meeting_starts_at"),
+        ]
         constraints = [
             # Also what makes schedule_meetings idempotent and keeps a
             # cancelled date from being scheduled again.

@@ -95,6 +95,7 @@ def check_reachable(name: str, url: str, variable: str) -> str | None:
 
 NGINX_PATHS = ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
 CHROMIUM = "/usr/bin/chromium"
+WRK = "/usr/bin/wrk"
 
 
 def nginx_binary() -> str | None:
@@ -107,9 +108,14 @@ def chromium_binary() -> str | None:
     return CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
 
 
+def wrk_binary() -> str | None:
+    return shutil.which("wrk") or (WRK if os.access(WRK, os.X_OK) else None)
+
+
 # Debian packages the tests use, each with how to find it once installed:
-# nginx for the deploy smoke test, chromium for the browser journeys.
-DEBIAN_PACKAGES = {"nginx": nginx_binary, "chromium": chromium_binary}
+# nginx for the deploy smoke test, chromium for the browser journeys, wrk
+# (an HTTP load generator) for the load benchmark.
+DEBIAN_PACKAGES = {"nginx": nginx_binary, "chromium": chromium_binary, "wrk": wrk_binary}
 
 
 def install_debian_packages(packages: list[str]) -> bool:
@@ -140,7 +146,7 @@ def install_debian_packages(packages: list[str]) -> bool:
 
 
 def ensure_debian_packages() -> None:
-    """nginx (deploy smoke test) and chromium (browser journeys): get them if we can.
+    """nginx (deploy smoke test), chromium (browser journeys), wrk (load benchmark): get them.
 
     Installs Debian's packages when running as root with apt-get (as CI does).
     Elsewhere the tests that need them skip with their reason, except in CI,
@@ -153,7 +159,10 @@ def ensure_debian_packages() -> None:
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     names = " and ".join(missing)
     if is_root and shutil.which("apt-get"):
-        say(f"Installing {names} (Debian packages) for the smoke test and the browser journeys")
+        say(
+            f"Installing {names} (Debian packages) for the smoke test, the browser journeys "
+            "and the load benchmark"
+        )
         if install_debian_packages(missing):
             return
         problem = f"apt-get could not install {names}"

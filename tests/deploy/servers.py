@@ -131,21 +131,25 @@ def gunicorn(env: dict[str, str], folder: Path, *app: str, workers: int = 2) -> 
 # --- nginx ------------------------------------------------------------------------
 
 
-def nginx_binary() -> str:
-    """nginx, or skip: only where it can't be had (never in CI, which fails)."""
-    found = shutil.which("nginx") or next(
-        (path for path in NGINX_PATHS if os.access(path, os.X_OK)), None
-    )
+def installed_or_skip(name: str, found: str | None, test: str) -> str:
+    """The path of a Debian tool, or skip `test`: only where it can't be had (never in CI)."""
     if found:
         return found
     reason = (
-        "nginx is not installed (python3 -m mensc test installs Debian's package "
+        f"{name} is not installed (python3 -m mensc test installs Debian's package "
         "when run as root with apt-get)"
     )
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason}; CI must run the nginx smoke test")
-    print(f"SKIPPED nginx smoke test: {reason}", file=sys.stderr)
+        pytest.fail(f"{reason}; CI must run the {test}")
+    print(f"SKIPPED {test}: {reason}", file=sys.stderr)
     pytest.skip(reason)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (path for path in NGINX_PATHS if os.access(path, os.X_OK)), None
+    )
+    return installed_or_skip("nginx", found, "nginx smoke test")
 
 
 def render_template(text: str, values: dict[str, str]) -> str:
