@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("circles", "0006_calendarfeed_nonce"),
+        ("circles", "0007_circle_search"),
     ]
 
     operations = [
