@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -67,7 +68,7 @@ class DirectoryFilterForm(forms.Form):
     )
     open_seats = forms.BooleanField(required=False, label="Has open seats")
 
-    def __init__(self, *args: Any, zones_in_use: list[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, zones_in_use: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         chosen = self.data.get("time_zone") if self.is_bound else None
         self.fields["time_zone"].choices = zone_filter_choices(
