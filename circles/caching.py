@@ -141,6 +141,11 @@ def _bump_circle(sender: type, instance: object, **kwargs: object) -> None:
         bump(circle_scope(circle_id), DIRECTORY)
 
 
+def _bump_circle_page(sender: type, instance: object, **kwargs: object) -> None:
+    # Meetings and agreements show on the circle's own pages, never in a listing.
+    bump(circle_scope(instance.circle_id))
+
+
 def _bump_membership(sender: type, instance: object, **kwargs: object) -> None:
     # His set of circles (and his standing in one) is his dashboard's business too.
     bump(circle_scope(instance.circle_id), DIRECTORY, user_scope(instance.user_id))
@@ -198,8 +203,8 @@ def connect() -> None:
     receivers = {
         Circle: _bump_circle,
         Membership: _bump_membership,
-        Meeting: _bump_circle,
-        Agreement: _bump_circle,
+        Meeting: _bump_circle_page,
+        Agreement: _bump_circle_page,
         RSVP: _bump_meeting_child,
         Attendance: _bump_meeting_child,
         AgreementAcceptance: _bump_agreement_child,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import time as clock
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from circles import caching
-from circles.models import Circle, Membership
+from circles.models import Circle, Meeting, Membership
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -80,3 +82,14 @@ def test_a_mans_membership_changes_forget_his_own_scope_and_no_one_elses() -> No
     assert (
         caching.cached("circles", lambda: "now", scopes=[caching.user_scope(other.pk)]) == "before"
     )
+
+
+def test_a_meeting_changes_its_circles_pages_but_not_the_directory() -> None:
+    circle = make_circle("oak")
+    listing = caching.cached("directory", lambda: "then", scopes=[caching.DIRECTORY])
+    page = caching.cached("page", lambda: "then", scopes=[caching.circle_scope(circle.pk)])
+    assert listing == page == "then"
+    start = timezone.now() + timedelta(days=1)
+    Meeting.objects.create(circle=circle, starts_at=start, ends_at=start + timedelta(hours=1))
+    assert caching.cached("directory", lambda: "now", scopes=[caching.DIRECTORY]) == "then"
+    assert caching.cached("page", lambda: "now", scopes=[caching.circle_scope(circle.pk)]) == "now"
