@@ -433,7 +433,7 @@ def _offers_lapse(circle: Circle, now: datetime) -> int:
         status=Membership.Status.WAITLISTED, offer_expires_at__lte=now
     )
     lapsed = stale.update(offer_expires_at=None, requested_at=now)
-    caching.bump(caching.circle_scope(circle.pk))  # update() sends no signal
+    caching.bump(caching.circle_scope(circle.pk), caching.DIRECTORY)  # update(): no signal
     return lapsed
 
 
