@@ -100,7 +100,7 @@ def join_requested(membership: Membership) -> None:
         notify(
             user=facilitator.user,
             kind="join_request",
-            subject_key=f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}",
+            subject_key=_request_key(membership),
             context={
                 "circle": circle,
                 "member_name": public_name(membership.user),
