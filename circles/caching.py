@@ -23,13 +23,19 @@ until its timeout, so the timeouts are short.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.crypto import salted_hmac
 
 T = TypeVar("T")
 
@@ -130,6 +136,139 @@ def cached(
         if seconds > 0:
             cache.set(k, value, seconds)
     return value
+
+
+# --- Whole pages for visitors who are not signed in ----------------------------------------
+
+
+def csrf_placeholder() -> str:
+    """Stands in a cached page for the CSRF token each request puts back in.
+
+    Derived from SECRET_KEY: the same in every worker, and no text a man types
+    (a cancel reason, a circle's name) can contain it by design.
+    """
+    return salted_hmac("circles.fragments.csrf", "placeholder").hexdigest()[:40]
+
+
+def with_token(request: HttpRequest, html: str) -> str:
+    """Cached HTML with this request's own CSRF token where the placeholder stands."""
+    return html.replace(csrf_placeholder(), get_token(request))
+
+
+# Marks a request whose page is being rendered for the visitors' cache.
+_RENDERING_FOR_VISITORS = "_circles_rendering_for_visitors"
+
+
+def visitor_csrf(request: HttpRequest) -> dict[str, object]:
+    """Context processor: a page rendered for the visitors' cache carries the placeholder.
+
+    Listed after Django's own csrf processor in TEMPLATES, so it wins there and
+    only there; every other page gets the request's token as usual.
+    """
+    if getattr(request, _RENDERING_FOR_VISITORS, False):
+        return {"csrf_token": csrf_placeholder()}
+    return {}
+
+
+def is_plain_visitor(request: HttpRequest) -> bool:
+    """Not signed in, nothing waiting for him: his page is everyone's.
+
+    No session cookie means no session at all (so no sign-in and no messages
+    kept in one); no messages cookie means no message to show. A man with
+    either gets his page made for him.
+    """
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+    )
+
+
+def for_visitors(
+    scopes: Callable[..., list[str] | None],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Serve a view's page to plain visitors from the cache, made once per generation.
+
+    ``scopes(request, *args, **kwargs)`` names what the page is made from
+    (``None``: not this one, make it). The key is the full path, the htmx
+    headers and the scopes' generations; only a 200 made without a real CSRF
+    token being asked for is kept (anything else that called ``get_token``
+    would have put a visitor's own token in the page). A view may set
+    ``response.visitor_seconds`` to keep its page for less than ``TIMEOUT``
+    (a next meeting that will be over).
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not is_plain_visitor(request):
+                return view(request, *args, **kwargs)
+            names = scopes(request, *args, **kwargs)
+            vary = "|".join(
+                (
+                    request.get_full_path(),
+                    request.headers.get("HX-Request", ""),
+                    request.headers.get("HX-History-Restore-Request", ""),
+                )
+            )
+            k = None
+            if names is not None:
+                vary_hash = hashlib.sha256(vary.encode()).hexdigest()
+                k = key("visitor-page", scopes=names, vary=vary_hash)
+            stored = cache.get(k) if k else None
+            if stored is None:
+                response, stored = _render_for_visitors(view, request, args, kwargs)
+                if stored is None:
+                    return response
+                seconds = min(TIMEOUT, getattr(response, "visitor_seconds", TIMEOUT))
+                if k and seconds > 0:
+                    cache.set(k, stored, seconds)
+            status, headers, html = stored
+            response = HttpResponse(with_token(request, html), status=status)
+            for name, value in headers:
+                response[name] = value
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def circle_id_for(slug: str) -> int | None:
+    """The id of the circle at this address (remembered a short while), or ``None``."""
+    from circles.models import Circle
+
+    k = f"circle-slug:{hashlib.sha256(slug.encode()).hexdigest()}"
+    found = cache.get(k)
+    if found is None:
+        found = Circle.objects.filter(slug=slug).values_list("pk", flat=True).first() or 0
+        cache.set(k, found, TIMEOUT)
+    return found or None
+
+
+def _render_for_visitors(
+    view: Callable[..., HttpResponse], request: HttpRequest, args: tuple, kwargs: dict
+) -> tuple[HttpResponse, tuple[int, list[tuple[str, str]], str] | None]:
+    setattr(request, _RENDERING_FOR_VISITORS, True)
+    try:
+        response = view(request, *args, **kwargs)
+    finally:
+        setattr(request, _RENDERING_FOR_VISITORS, False)
+    # A cookie made or remade for this request, or a token asked for: either way a
+    # real token may be in the page (and a new cookie is this visitor's alone).
+    token_asked = request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+    if (
+        response.status_code != 200
+        or response.streaming
+        or response.cookies
+        or token_asked
+        or not response.get("Content-Type", "").startswith("text/html")
+    ):
+        if csrf_placeholder().encode() in getattr(response, "content", b""):
+            response.content = with_token(request, response.content.decode()).encode()
+        return response, None
+    headers = [(n, v) for n, v in response.items() if n.lower() != "content-length"]
+    return response, (response.status_code, headers, response.content.decode())
 
 
 # --- Bumps on every save and delete of what circle pages and listings show -----------

@@ -12,10 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
@@ -24,21 +22,15 @@ from circles import caching, selectors
 from circles.models import Circle, Meeting, Membership
 
 
-def _csrf_placeholder() -> str:
-    # Derived from SECRET_KEY: the same in every worker, and no text a man
-    # types (a cancel reason, a circle's name) can contain it by design.
-    return salted_hmac("circles.fragments.csrf", "placeholder").hexdigest()[:40]
-
-
 def render_part(template: str, context: dict[str, object]) -> str:
-    return render_to_string(template, {**context, "csrf_token": _csrf_placeholder()})
+    return render_to_string(template, {**context, "csrf_token": caching.csrf_placeholder()})
 
 
 def serve_part(request: HttpRequest, html: str) -> SafeString:
-    return mark_safe(html.replace(_csrf_placeholder(), get_token(request)))  # noqa: S308
+    return mark_safe(caching.with_token(request, html))  # noqa: S308
 
 
-def _seconds_fresh(moments: list[datetime | None]) -> int:
+def seconds_fresh(moments: list[datetime | None]) -> int:
     """Until the first of these is past (a meeting over, an offer run out), at most TIMEOUT."""
     soonest = min((m for m in moments if m is not None), default=None)
     if soonest is None:
@@ -81,7 +73,7 @@ def dashboard(request: HttpRequest) -> tuple[SafeString, str]:
             scopes=[mine, *(caching.circle_scope(pk) for pk in circle_ids)],
             user=user.pk,
             vary=f"{user.time_zone}|{timezone.localdate()}",
-            timeout=lambda _html: _seconds_fresh(
+            timeout=lambda _html: seconds_fresh(
                 [m.ends_at for m in loaded["meetings"]]
                 + [m.offer_expires_at for m in loaded["pending"]]
             ),
@@ -103,7 +95,7 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
         "circle-public",
         lambda: selectors.circle_public(circle),
         scopes=[scope, caching.SITE],
-        timeout=lambda part: _seconds_fresh([_ends(part["next_meeting"])]),
+        timeout=lambda part: seconds_fresh([ends(part["next_meeting"])]),
     )
     _shown_in(circle, [public["next_meeting"]])
     is_member = membership is not None and membership.status == Membership.Status.ACTIVE
@@ -117,14 +109,14 @@ def circle_page(circle: Circle, membership: Membership | None) -> dict[str, obje
             "circle-members",
             lambda: selectors.circle_for_members(circle),
             scopes=[scope],
-            timeout=lambda part: _seconds_fresh([m.ends_at for m in part["upcoming"]]),
+            timeout=lambda part: seconds_fresh([m.ends_at for m in part["upcoming"]]),
         )
         _shown_in(circle, members["upcoming"])
         context.update(members, needs_acceptance=membership.needs_acceptance)
     return context
 
 
-def _ends(meeting: Meeting | None) -> datetime | None:
+def ends(meeting: Meeting | None) -> datetime | None:
     return meeting.ends_at if meeting else None
 
 

@@ -59,8 +59,18 @@ def _meeting_or_404(request: HttpRequest, pk: int) -> Meeting:
     return meeting
 
 
+def _listing_scopes(request: HttpRequest) -> list[str]:
+    return [caching.DIRECTORY]
+
+
+def _circle_scopes(request: HttpRequest, slug: str) -> list[str] | None:
+    circle_id = caching.circle_id_for(slug)
+    return None if circle_id is None else [caching.circle_scope(circle_id), caching.SITE]
+
+
 @require_GET
 @vary_on_headers("HX-Request")
+@caching.for_visitors(_listing_scopes)
 def directory(request: HttpRequest) -> HttpResponse:
     form = DirectoryFilterForm(request.GET or None, zones_in_use=_directory_zones())
     filters = form.filters()
@@ -100,6 +110,7 @@ def _directory_listing(
 
 
 @require_GET
+@caching.for_visitors(_circle_scopes)
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle_or_404(request, slug)
     context = {
@@ -113,7 +124,10 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         **fragments.circle_page(circle, membership),
         "answer_days": services.ANSWER_DAYS,
     }
-    return render(request, "circles/detail.html", context)
+    response = render(request, "circles/detail.html", context)
+    # A visitor's copy lives no longer than the next meeting it shows.
+    response.visitor_seconds = fragments.seconds_fresh([fragments.ends(context["next_meeting"])])
+    return response
 
 
 @login_required

@@ -11,12 +11,18 @@ from django.template import loader
 from django.views import defaults
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from circles import caching
 from notifications import sms
 
 # How long a client should wait before trying again after a 503 (seconds).
 RETRY_AFTER = 30
 
 
+def _home_scopes(request: HttpRequest) -> list[str]:
+    return [caching.SITE]
+
+
+@caching.for_visitors(_home_scopes)
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"texts": sms.is_available()})
 
