@@ -252,6 +252,30 @@ def test_in_the_list_private_fields_are_on_the_members_own_circle_only(world: Wo
     assert {"private_address", "video_link", "members"}.isdisjoint(by_slug["brooklyn-tuesday"])
 
 
+def test_the_shared_list_never_carries_one_mans_private_fields_to_another(world: World) -> None:
+    """The public list is made once for everyone; each man's own circles are his alone."""
+    assert api(None).get(CIRCLES).status_code == 200  # the shared page is made by a visitor
+    for man, his, other in ((world.charlie, "elsewhere", "brooklyn-tuesday"),
+                            (world.bob, "brooklyn-tuesday", "elsewhere")):  # fmt: skip
+        by_slug = {c["slug"]: c for c in api(man).get(CIRCLES).json()["results"]}
+        assert "members" in by_slug[his] and "private_address" in by_slug[his]
+        assert {"private_address", "video_link", "members"}.isdisjoint(by_slug[other])
+    assert "9 Elsewhere Road" not in api(None).get(CIRCLES).content.decode()
+
+
+def test_the_list_shows_a_change_on_the_next_request(world: World) -> None:
+    assert "Elsewhere" in api(None).get(CIRCLES).content.decode()
+    world.elsewhere.name = "Somewhere New"
+    world.elsewhere.save()
+    names = [c["name"] for c in api(None).get(CIRCLES).json()["results"]]
+    assert "Somewhere New" in names and "Elsewhere" not in names
+    # and a man who joins sees his new circle in full at once
+    member_of(world.elsewhere, "newman@example.com", "New Man", "+14155550109")
+    newman = User.objects.get(email="newman@example.com")
+    by_slug = {c["slug"]: c for c in api(newman).get(CIRCLES).json()["results"]}
+    assert "New M." in [m["name"] for m in by_slug["elsewhere"]["members"]]
+
+
 def test_a_paused_member_sees_only_the_public_circle(world: World) -> None:
     Membership.objects.filter(user=world.bob).update(status=Membership.Status.PAUSED)
 
