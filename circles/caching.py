@@ -58,6 +58,11 @@ def user_scope(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def dues_scope(user_id: int) -> str:
+    """What his dues line is made from: his subscriptions, waivers and offline payments."""
+    return f"dues:{user_id}"
+
+
 def _generation_key(scope: str) -> str:
     return f"gen:{scope}"
 
@@ -325,10 +330,29 @@ def _bump_site(sender: type, instance: object, **kwargs: object) -> None:
     bump(SITE)
 
 
+def _bump_dues(sender: type, instance: object, **kwargs: object) -> None:
+    # Waivers and offline payments name him; a Stripe customer is his by
+    # subscriber; a subscription (saved only by dj-stripe's webhook processing
+    # and syncs, never on a page) is his through its customer.
+    from djstripe.models import Customer
+
+    user_id = getattr(instance, "user_id", None) or getattr(instance, "subscriber_id", None)
+    customer_id = getattr(instance, "customer_id", None)
+    if user_id is None and customer_id is not None:
+        # dj-stripe's foreign keys hold the Stripe id ("cus_..."), not the row's pk.
+        user_id = (
+            Customer.objects.filter(id=customer_id).values_list("subscriber_id", flat=True).first()
+        )
+    if user_id is not None:
+        bump(dues_scope(user_id))
+
+
 def connect() -> None:
     """Called once from the app's ready()."""
+    from djstripe.models import Customer, Subscription
+
     from accounts.models import User
-    from billing.models import DuesTier
+    from billing.models import DuesTier, OfflinePayment, Scholarship
     from circles.models import (
         RSVP,
         Agreement,
@@ -350,6 +374,11 @@ def connect() -> None:
         User: _bump_user,
         # Pages that show the dues range carry the SITE scope.
         DuesTier: _bump_site,
+        # His dues line (the dashboard's) is cached on his dues scope.
+        Scholarship: _bump_dues,
+        OfflinePayment: _bump_dues,
+        Customer: _bump_dues,
+        Subscription: _bump_dues,
     }
     for model, receiver in receivers.items():
         for signal in (post_save, post_delete):

@@ -44,8 +44,9 @@ def dashboard(request: HttpRequest) -> tuple[SafeString, str]:
     From the database: his memberships and his circles' next meetings (two
     queries, his dues riding on the first). From the cache: the sections, made
     for him on the generations of his own scope (which circles are his) and of
-    each of his circles; then only his dues are read (one query), never cached,
-    so a payment shows at once.
+    each of his circles, and his dues line, made on his dues scope, which every
+    save of his subscription (dj-stripe's webhook processing), waiver or
+    offline payment bumps, so a payment shows on his next request.
     """
     user = request.user
     loaded: dict[str, object] = {}
@@ -78,7 +79,16 @@ def dashboard(request: HttpRequest) -> tuple[SafeString, str]:
                 + [m.offer_expires_at for m in loaded["pending"]]
             ),
         )
-    dues = loaded["dues"] if loaded else dues_line(user)
+    if loaded:
+        dues = loaded["dues"]
+    else:
+        dues = caching.cached(
+            "dues",
+            lambda: dues_line(user),
+            scopes=[caching.dues_scope(user.pk), caching.SITE],
+            user=user.pk,
+            vary=str(timezone.localdate()),
+        )
     return serve_part(request, html), dues
 
 

@@ -96,6 +96,25 @@ def test_a_deleted_subscription_makes_dues_cancelled(
     assert dues_status(member).word == "cancelled"
 
 
+def test_his_dashboard_shows_each_webhook_on_his_next_request(
+    member: User, tier: DuesTier, stripe_fake
+) -> None:
+    """His dues line is cached; dj-stripe's saves of his subscription forget it."""
+    client = signed_in(member)
+    for _ in range(4):  # until the dashboard and his dues line come from the cache
+        before = client.get("/dashboard/").content.decode()
+    events = stripe_fake.complete_checkout(checkout(member, tier, stripe_fake))
+    assert "Your dues are active." not in client.get("/dashboard/").content.decode()  # not yet
+    deliver(Client(), stripe_fake, events)
+    paying = client.get("/dashboard/").content.decode()
+    assert "Your dues are active." in paying and "Your dues are active." not in before
+
+    deliver(
+        Client(), stripe_fake, stripe_fake.cancel_subscription(events[1]["data"]["object"]["id"])
+    )
+    assert "Your monthly dues have stopped." in client.get("/dashboard/").content.decode()
+
+
 def test_no_stripe_secret_rests_in_the_main_database(
     member: User, tier: DuesTier, stripe_fake, settings
 ) -> None:
