@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -143,7 +144,7 @@ def cached(
     return value
 
 
-# --- Whole pages for visitors who are not signed in ----------------------------------------
+# --- Whole pages, for visitors and for each signed-in man ----------------------------
 
 
 def csrf_placeholder() -> str:
@@ -160,72 +161,93 @@ def with_token(request: HttpRequest, html: str) -> str:
     return html.replace(csrf_placeholder(), get_token(request))
 
 
-# Marks a request whose page is being rendered for the visitors' cache.
-_RENDERING_FOR_VISITORS = "_circles_rendering_for_visitors"
+# Marks a request whose page is being rendered for the page cache.
+_RENDERING_FOR_CACHE = "_circles_rendering_for_cache"
 
 
-def visitor_csrf(request: HttpRequest) -> dict[str, object]:
-    """Context processor: a page rendered for the visitors' cache carries the placeholder.
+def cache_csrf(request: HttpRequest) -> dict[str, object]:
+    """Context processor: a page rendered for the page cache carries the placeholder.
 
     Listed after Django's own csrf processor in TEMPLATES, so it wins there and
     only there; every other page gets the request's token as usual.
     """
-    if getattr(request, _RENDERING_FOR_VISITORS, False):
+    if getattr(request, _RENDERING_FOR_CACHE, False):
         return {"csrf_token": csrf_placeholder()}
     return {}
 
 
-def is_plain_visitor(request: HttpRequest) -> bool:
-    """Not signed in, nothing waiting for him: his page is everyone's.
+def page_reader(request: HttpRequest) -> int | None:
+    """Whose cached page this request may have: 0 for any plain visitor, a man's id, or None.
 
-    No session cookie means no session at all (so no sign-in and no messages
-    kept in one); no messages cookie means no message to show. A man with
-    either gets his page made for him.
+    A plain visitor has no session cookie (so no sign-in and no messages kept
+    in one) and no messages cookie. A signed-in man gets pages made for him
+    alone, unless a message waits for him (it shows once, on the page he
+    opens next). A session that signed nobody in gets its page made fresh.
     """
-    return (
-        request.method in ("GET", "HEAD")
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and "messages" not in request.COOKIES
+    if request.method not in ("GET", "HEAD") or "messages" in request.COOKIES:
+        return None
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return 0
+    user = request.user
+    if not user.is_authenticated or len(messages.get_messages(request)):
+        return None
+    return user.pk
+
+
+def _reader_vary(request: HttpRequest, reader: int) -> str:
+    # Everything his row says (his name in the menu, his time zone, staff or
+    # not): any change to it is another page.
+    row = [getattr(request.user, f.attname) for f in _user_fields()] if reader else []
+    return "|".join(
+        (
+            request.get_full_path(),
+            request.headers.get("HX-Request", ""),
+            request.headers.get("HX-History-Restore-Request", ""),
+            repr(row),
+        )
     )
 
 
-def for_visitors(
+@functools.cache
+def _user_fields() -> list[Any]:
+    from accounts.models import User
+
+    return list(User._meta.concrete_fields)
+
+
+def cached_page(
     scopes: Callable[..., list[str] | None],
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Serve a view's page to plain visitors from the cache, made once per generation.
+    """Serve a view's page from the cache, made once per generation for each reader.
 
     ``scopes(request, *args, **kwargs)`` names what the page is made from
-    (``None``: not this one, make it). The key is the full path, the htmx
-    headers and the scopes' generations; only a 200 made without a real CSRF
-    token being asked for is kept (anything else that called ``get_token``
-    would have put a visitor's own token in the page). A view may set
-    ``response.visitor_seconds`` to keep its page for less than ``TIMEOUT``
-    (a next meeting that will be over).
+    (``None``: not this one, make it); a signed-in man's pages are made on his
+    own scope too and keyed on his id and his row. The key also holds the full
+    path and the htmx headers. Only a 200 HTML page made without a real CSRF
+    token being asked for is kept (a view that called ``get_token`` would have
+    put the reader's own token in it). A view may set ``response.cache_seconds``
+    to keep its page for less than ``TIMEOUT`` (a meeting that will be over).
+    A page is only ever served to the reader it was made for: a man who may
+    no longer see it has had his own scope bumped (his memberships are it).
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not is_plain_visitor(request):
+            reader = page_reader(request)
+            names = None if reader is None else scopes(request, *args, **kwargs)
+            if names is None:
                 return view(request, *args, **kwargs)
-            names = scopes(request, *args, **kwargs)
-            vary = "|".join(
-                (
-                    request.get_full_path(),
-                    request.headers.get("HX-Request", ""),
-                    request.headers.get("HX-History-Restore-Request", ""),
-                )
-            )
-            k = None
-            if names is not None:
-                vary_hash = hashlib.sha256(vary.encode()).hexdigest()
-                k = key("visitor-page", scopes=names, vary=vary_hash)
+            if reader:
+                names = [*names, user_scope(reader)]
+            vary = hashlib.sha256(_reader_vary(request, reader).encode()).hexdigest()
+            k = key("page", scopes=names, user=reader, vary=vary)
             stored = cache.get(k) if k else None
             if stored is None:
-                response, stored = _render_for_visitors(view, request, args, kwargs)
+                response, stored = _render_for_cache(view, request, args, kwargs)
                 if stored is None:
                     return response
-                seconds = min(TIMEOUT, getattr(response, "visitor_seconds", TIMEOUT))
+                seconds = min(TIMEOUT, getattr(response, "cache_seconds", TIMEOUT))
                 if k and seconds > 0:
                     cache.set(k, stored, seconds)
             status, headers, html = stored
@@ -251,14 +273,27 @@ def circle_id_for(slug: str) -> int | None:
     return found or None
 
 
-def _render_for_visitors(
+def meeting_circle_id(meeting_id: int) -> int | None:
+    """The circle of this meeting (which never changes), or ``None`` if there is no such one."""
+    from circles.models import Meeting
+
+    k = f"meeting-circle:{meeting_id}"
+    found = cache.get(k)
+    if found is None:
+        found = Meeting.objects.filter(pk=meeting_id).values_list("circle_id", flat=True).first()
+        found = found or 0
+        cache.set(k, found, GENERATION_TIMEOUT if found else TIMEOUT)
+    return found or None
+
+
+def _render_for_cache(
     view: Callable[..., HttpResponse], request: HttpRequest, args: tuple, kwargs: dict
 ) -> tuple[HttpResponse, tuple[int, list[tuple[str, str]], str] | None]:
-    setattr(request, _RENDERING_FOR_VISITORS, True)
+    setattr(request, _RENDERING_FOR_CACHE, True)
     try:
         response = view(request, *args, **kwargs)
     finally:
-        setattr(request, _RENDERING_FOR_VISITORS, False)
+        setattr(request, _RENDERING_FOR_CACHE, False)
     # A cookie made or remade for this request, or a token asked for: either way a
     # real token may be in the page (and a new cookie is this visitor's alone).
     token_asked = request.META.get("CSRF_COOKIE_NEEDS_UPDATE")

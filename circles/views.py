@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -59,6 +60,11 @@ def _meeting_or_404(request: HttpRequest, pk: int) -> Meeting:
     return meeting
 
 
+def _meeting_scopes(request: HttpRequest, pk: int) -> list[str] | None:
+    circle_id = caching.meeting_circle_id(pk)
+    return None if circle_id is None else [caching.circle_scope(circle_id)]
+
+
 def _listing_scopes(request: HttpRequest) -> list[str]:
     return [caching.DIRECTORY]
 
@@ -70,7 +76,7 @@ def _circle_scopes(request: HttpRequest, slug: str) -> list[str] | None:
 
 @require_GET
 @vary_on_headers("HX-Request")
-@caching.for_visitors(_listing_scopes)
+@caching.cached_page(_listing_scopes)
 def directory(request: HttpRequest) -> HttpResponse:
     form = DirectoryFilterForm(request.GET or None, zones_in_use=_directory_zones())
     filters = form.filters()
@@ -110,7 +116,7 @@ def _directory_listing(
 
 
 @require_GET
-@caching.for_visitors(_circle_scopes)
+@caching.cached_page(_circle_scopes)
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle_or_404(request, slug)
     context = {
@@ -125,8 +131,12 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         "answer_days": services.ANSWER_DAYS,
     }
     response = render(request, "circles/detail.html", context)
-    # A visitor's copy lives no longer than the next meeting it shows.
-    response.visitor_seconds = fragments.seconds_fresh([fragments.ends(context["next_meeting"])])
+    # A cached copy lives no longer than the first meeting or offer it shows is current.
+    response.cache_seconds = fragments.seconds_fresh(
+        [fragments.ends(context["next_meeting"])]
+        + [m.ends_at for m in context.get("upcoming", [])]
+        + [getattr(membership, "offer_expires_at", None)]
+    )
     return response
 
 
@@ -272,10 +282,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@caching.cached_page(_meeting_scopes)
 def meeting(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = _meeting_or_404(request, pk)
     context = {"meeting": meeting, **fragments.meeting_page(meeting, request.user)}
-    return render(request, "circles/meeting.html", context)
+    response = render(request, "circles/meeting.html", context)
+    # Its answers close when it starts and it is over when it ends.
+    now = timezone.now()
+    response.cache_seconds = fragments.seconds_fresh(
+        [m for m in (meeting.starts_at, meeting.ends_at) if m > now]
+    )
+    return response
 
 
 @login_required

@@ -121,8 +121,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mensc.context_processors.site",
-                # After Django's csrf: a page cached for visitors holds a placeholder.
-                "circles.caching.visitor_csrf",
+                # After Django's csrf: a page made for the page cache holds a placeholder.
+                "circles.caching.cache_csrf",
             ],
         },
     },

@@ -22,7 +22,7 @@ def _home_scopes(request: HttpRequest) -> list[str]:
     return [caching.SITE]
 
 
-@caching.for_visitors(_home_scopes)
+@caching.cached_page(_home_scopes)
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"texts": sms.is_available()})
 

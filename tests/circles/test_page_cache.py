@@ -130,17 +130,19 @@ def test_the_circle_page_takes_a_fixed_number_of_queries_and_fewer_warm(
     large = cold_and_warm(client, URL)
 
     assert small == large
-    # Warm: none for a visitor (the whole page comes from the cache); the
-    # session, the user and his membership (with the circle) for a member.
-    assert large[-1] == (0 if persona == "anonymous" else 3)
+    # Warm, the whole page comes from the cache: no query for a visitor; the
+    # session and the user for a member (the rest is on his own key).
+    assert large[-1] == (0 if persona == "anonymous" else 2)
 
 
-def test_the_meeting_page_takes_three_queries_warm(circle: Circle, circle_member: User) -> None:
+def test_the_meeting_page_takes_two_queries_warm(circle: Circle, circle_member: User) -> None:
     meeting = make_meeting(circle)
     RSVP.objects.create(meeting=meeting, user=circle_member, response="yes")
     client = signed_in(circle_member)
 
-    assert cold_and_warm(client, f"/meetings/{meeting.pk}/") == [4, 3, 3]
+    # Cold: its circle, the session, the user, the meeting with his answer, the
+    # answers; then his page is his from the cache: the session and the user.
+    assert cold_and_warm(client, f"/meetings/{meeting.pk}/") == [5, 2, 2]
 
 
 @pytest.mark.parametrize("persona", ["anonymous", "member"])
