@@ -1,12 +1,13 @@
 """Cached pages and fragments that are forgotten the moment what they show changes.
 
-A cached value's key carries the *generation* of every scope it depends on:
+A cached value is stored with the *generation* of every scope it depends on:
 ``circle:<id>`` (a circle, its memberships, meetings, RSVPs, agreements,
 facilitators' names), ``user:<id>`` (a man's own memberships: which circles
-are his) and ``directory`` (anything a listing shows). A write
-bumps the generations it touches, so every key built on the old ones is never
-read again and ages out of Redis on its own timeout. Nothing has to know which
-keys exist.
+are his), ``dues:<id>`` (what his dues line is made from), ``directory``
+(anything a listing shows) and ``site`` (the dues range). A write bumps the
+generations it touches, so every value made on the old ones is never served
+again and ages out of Redis on its own timeout. Nothing has to know which keys
+exist. One round trip reads the generations and the value together.
 
 The bumps are receivers on the models' saves and deletes (below), so no write
 path can forget one; a ``QuerySet.update()`` sends no signal, so the services
@@ -14,11 +15,11 @@ that use one call :func:`bump` themselves. This is cache bookkeeping, not
 business flow: no receiver here does anything else.
 
 Two rules keep a cached page from showing one man's data to another: a key for
-anything personal carries the man's id (:func:`key`'s ``user``), and when the
-cache cannot be read (Redis down, the breaker open) :func:`generation` answers
-``None`` and :func:`cached` computes the value fresh instead of trusting an
-unknown generation. A bump lost while Redis is away can leave a value stale
-until its timeout, so the timeouts are short.
+anything personal carries the man's id (:func:`cached`'s ``user``), and when
+the cache cannot be read (Redis down, the breaker open) :func:`generations`
+answers ``None`` and :func:`cached` computes the value fresh instead of
+trusting an unknown generation. A bump lost while Redis is away can leave a
+value stale until its timeout, so the timeouts are short.
 """
 
 from __future__ import annotations
@@ -104,18 +105,38 @@ def bump(*scopes: str) -> None:
     transaction.on_commit(lambda: _new_generations(scopes))
 
 
-def key(name: str, *, scopes: Iterable[str], user: int | None = None, vary: str = "") -> str | None:
-    """A cache key for ``name`` on the current generations, or ``None`` when unknown.
+class _Slot:
+    """Where a value lives in the cache, and the generations it must have been made on.
 
-    ``user`` is the id of the man the value was made for (``None``: the same
-    for everyone who may see it); ``vary`` holds anything else it depends on
-    (a query string, a time zone).
+    The value is stored with the generations it was made on, under a key that
+    names the scopes but not their generations, so one round trip to Redis
+    reads both the current generations and the value; a value made on other
+    generations than the current ones is not served.
     """
-    found = generations(scopes)
-    if found is None:
+
+    def __init__(self, name: str, scopes: Iterable[str], user: int | None, vary: str) -> None:
+        self.scopes = sorted(set(scopes))
+        self.key = "page:" + "|".join([name, *self.scopes, f"u={user or 0}", vary])
+        self.stamp: str | None = None
+
+    def read(self) -> object | None:
+        """The value if it was made on the current generations; sets ``stamp`` if they are known."""
+        generation_keys = [_generation_key(scope) for scope in self.scopes]
+        found = cache.get_many([*generation_keys, self.key])
+        if all(k in found for k in generation_keys):
+            self.stamp = "|".join(found[k] for k in generation_keys)
+        else:
+            current = generations(self.scopes)  # starts the missing ones
+            self.stamp = None if current is None else "|".join(current[s] for s in self.scopes)
+            return None
+        stored = found.get(self.key)
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == self.stamp:
+            return stored[1]
         return None
-    parts = [name, *(f"{s}={g}" for s, g in sorted(found.items())), f"u={user or 0}", vary]
-    return "page:" + "|".join(parts)
+
+    def write(self, value: object, seconds: int) -> None:
+        if self.stamp is not None and seconds > 0:
+            cache.set(self.key, (self.stamp, value), seconds)
 
 
 def cached(
@@ -129,18 +150,17 @@ def cached(
 ) -> T:
     """``make()``'s value, from the cache when its scopes have not changed since it was made.
 
-    ``timeout`` may be a function of the value: a page listing what is coming
-    lives no longer than until the first of it is past.
+    ``user`` is the id of the man the value was made for (``None``: the same
+    for everyone who may see it); ``vary`` holds anything else it depends on
+    (a query string, a time zone). ``timeout`` may be a function of the value:
+    a page listing what is coming lives no longer than until the first of it
+    is past. When the cache cannot be read, ``make()`` is called every time.
     """
-    k = key(name, scopes=scopes, user=user, vary=vary)
-    if k is None:
-        return make()
-    value = cache.get(k)
+    slot = _Slot(name, scopes, user, vary)
+    value = slot.read()
     if value is None:
         value = make()
-        seconds = timeout(value) if callable(timeout) else timeout
-        if seconds > 0:
-            cache.set(k, value, seconds)
+        slot.write(value, timeout(value) if callable(timeout) else timeout)
     return value
 
 
@@ -241,15 +261,13 @@ def cached_page(
             if reader:
                 names = [*names, user_scope(reader)]
             vary = hashlib.sha256(_reader_vary(request, reader).encode()).hexdigest()
-            k = key("page", scopes=names, user=reader, vary=vary)
-            stored = cache.get(k) if k else None
+            slot = _Slot("page", names, reader, vary)
+            stored = slot.read()
             if stored is None:
                 response, stored = _render_for_cache(view, request, args, kwargs)
                 if stored is None:
                     return response
-                seconds = min(TIMEOUT, getattr(response, "cache_seconds", TIMEOUT))
-                if k and seconds > 0:
-                    cache.set(k, stored, seconds)
+                slot.write(stored, min(TIMEOUT, getattr(response, "cache_seconds", TIMEOUT)))
             status, headers, html = stored
             response = HttpResponse(with_token(request, html), status=status)
             for name, value in headers:
