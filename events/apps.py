@@ -10,6 +10,18 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from events import groups
+        from events import erasure, facilitator_rights, groups, messages, receivers  # noqa: F401
+        from notifications import kinds
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
+        post_migrate.connect(
+            facilitator_rights.ensure, sender=self, dispatch_uid="events.facilitator_rights"
+        )
+        kinds.register(messages.KINDS)
+        erasure.register()
+
+        from accounts import personal_data
+        from events import exports
+
+        for name, section in exports.SECTIONS.items():
+            personal_data.exporter(name, section)
