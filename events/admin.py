@@ -22,7 +22,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -33,11 +33,13 @@ from django.utils.safestring import mark_safe
 
 from accounts.admin_writes import ChangedFieldsOnly
 from accounts.models import User
-from circles.admin import NotFoundOutsideScope, scoped_circles
+from circles.admin import NotFoundOutsideScope, facilitated_circle_ids, scoped_circles
 from circles.admin_views import BroadcastForm
 from circles.broadcasts import BROADCASTS_PER_WINDOW
+from circles.models import Membership
 from events import admin_views, broadcasts
 from events import messages as event_messages
+from events.groups import GROUP as ORGANISERS
 from events.models import Answer, Event, Question, Registration, TicketTier
 from events.scope import organised_filter
 
@@ -63,6 +65,28 @@ def organised_event_ids(request: HttpRequest) -> list[int] | None:
 def in_scope(request: HttpRequest, event_id: int | None) -> bool:
     ids = organised_event_ids(request)
     return ids is None or event_id in ids
+
+
+def organiser_choices(request: HttpRequest) -> QuerySet[User]:
+    """Who may be named an organiser: active staff, and for all but superusers only his
+    colleagues (the Organisers group, his own circles' facilitators, himself), never
+    another circle's facilitators. Names, not addresses, are shown (the form field)."""
+    staff = User.objects.filter(is_staff=True, is_active=True)
+    if request.user.is_superuser:
+        return staff
+    circles = facilitated_circle_ids(request) or []
+    colleagues = (
+        Q(groups__name=ORGANISERS)
+        | Q(pk=request.user.pk)
+        | Q(
+            pk__in=Membership.objects.facilitating().filter(circle_id__in=circles).values("user_id")
+        )
+    )
+    event_id = getattr(request, "_event_being_edited", None)
+    if event_id is not None:
+        organisers = Event.organisers.through.objects.filter(event_id=event_id)
+        colleagues |= Q(pk__in=organisers.values("user_id"))
+    return staff.filter(colleagues).distinct()
 
 
 class EventScopedAdmin(ChangedFieldsOnly, NotFoundOutsideScope, admin.ModelAdmin):
@@ -172,12 +196,14 @@ class EventAdmin(EventScopedAdmin):
             kwargs["queryset"] = scoped_circles(request).order_by("name")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        # Its organisers stay choices even if no longer his colleagues (organiser_choices).
+        request._event_being_edited = obj.pk if obj is not None else None
+        return super().get_form(request, obj, change, **kwargs)
+
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         if db_field.name == "organisers":
-            # Staff only (the admin is where an organiser works); names, not addresses.
-            kwargs["queryset"] = User.objects.filter(is_staff=True, is_active=True).order_by(
-                "full_name", "email"
-            )
+            kwargs["queryset"] = organiser_choices(request).order_by("full_name", "email")
             formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
             formfield.label_from_instance = User.get_full_name
             return formfield
@@ -189,7 +215,17 @@ class EventAdmin(EventScopedAdmin):
         if not change and not request.user.is_superuser:
             # Whoever makes an event organises it (else it would vanish from his list).
             event.organisers.add(request.user)
-        if change:
+        if change and "status" in form.changed_data and event.status == Event.Status.CANCELLED:
+            # Every man still registered (waitlist too) is told, once; paid seats are
+            # refunded by the payment flow (it refunds every paid seat of a cancelled event).
+            told = event_messages.cancelled(event)
+            self.message_user(
+                request,
+                f"{event} is cancelled: its men are told ({told} message{'s' if told != 1 else ''}"
+                " queued).",
+                messages.INFO,
+            )
+        elif change:
             changed = [name for name in event_messages.CHANGE_FIELDS if name in form.changed_data]
             told = event_messages.changed(event, changes=changed) if changed else 0
             if told:

@@ -3,8 +3,10 @@
 His registrations and his answers to the organisers' questions (dietary
 needs, an emergency contact: sensitive) are deleted outright, inside the
 deletion's transaction, not left to the user row's cascade; the messages
-about them go with his user row. The event's seat counts follow at once
-(seats are counted from the registrations).
+about them go with his user row. A seat he held is offered to the first man
+on that event's waitlist (events.services.seat_offer_next), as when anyone
+cancels. No refund is started for a paid seat: his registration is gone, not
+cancelled (the README says to cancel first, or write to the organisers).
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ from collections.abc import Collection
 
 from accounts import personal_data
 from accounts.models import User
-from events.models import Answer, Registration
+from events import services
+from events.models import Answer, Event, Registration
 
 
 def erase(user: User) -> None:
-    """Delete his answers, then his registrations."""
+    """Delete his answers, then his registrations; offer the seats he held to those waiting."""
+    held = list(
+        Registration.objects.filter(user=user, status__in=Registration.SEAT_STATUSES)
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
     Answer.objects.filter(registration__user=user).delete()
     Registration.objects.filter(user=user).delete()
+    for event in Event.objects.filter(pk__in=held).order_by("pk"):
+        services.seat_offer_next(event=event)
 
 
 def holds(user_ids: Collection[int]) -> set[int]:

@@ -238,3 +238,23 @@ def test_a_circle_choice_is_only_one_of_his_circles(world: World) -> None:
 
     assert [c.name for c in al_choices.queryset] == ["Alder Circle"]
     assert list(olly_choices.queryset) == []
+
+
+def test_organiser_choices_are_his_colleagues_never_another_circles_facilitators(
+    world: World,
+) -> None:
+    def choices(user) -> set[str]:
+        client = signed_in(user)
+        form = client.get(f"/admin/events/event/{world.oak.pk}/change/").context["adminform"].form
+        return {u.full_name for u in form.fields["organisers"].queryset}
+
+    olly = choices(world.olly)
+    assert {"Olly Organiser"} <= olly  # himself and the Organisers group
+    assert "Ben Birch" not in olly and "Al Alder" not in olly
+    assert "Bob Oakes" not in olly  # not staff
+    # Whoever already organises the event stays a choice (else saving would drop him).
+    world.oak.organisers.add(world.ben)
+    assert "Ben Birch" in choices(world.olly)
+    add_page = signed_in(world.al).get("/admin/events/event/add/").content.decode()
+    assert "Al Alder" in add_page and "Ben Birch" not in add_page
+    assert "Ben Birch" in choices(world.superuser)
