@@ -16,8 +16,11 @@ a facilitator's message to his circle.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -42,6 +45,12 @@ from events import messages as event_messages
 from events.groups import GROUP as ORGANISERS
 from events.models import Answer, Event, Question, Registration, TicketTier
 from events.scope import organised_filter
+
+
+@cache
+def known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # read from disk: once per process
+
 
 CHOOSE_ONE_EVENT = "Choose one of your events to message its men."
 
@@ -142,12 +151,14 @@ class EventChildInline(admin.TabularInline):
 
 
 class TicketTierInline(EventChildInline):
+    formset = admin_views.LabelledRowsFormSet
     model = TicketTier
     fields = ("name", "amount_cents", "currency", "stripe_price_id", "position")
     verbose_name_plural = "ticket tiers (none: entry is free)"
 
 
 class QuestionInline(EventChildInline):
+    formset = admin_views.LabelledRowsFormSet
     model = Question
     fields = ("label", "kind", "required", "position")
     verbose_name_plural = "questions each man answers when he registers"
@@ -170,8 +181,8 @@ class EventAdmin(EventScopedAdmin):
     list_select_related = ("circle",)
     search_fields = ("title", "slug", "public_area")
     ordering = ("-starts_at",)
+    form = admin_views.EventAdminForm
     inlines = [TicketTierInline, QuestionInline]
-    filter_horizontal = ("organisers",)
     # Counts, and links to check-in, the CSV and "Message the men registered".
     change_form_template = "admin/events/event/change_form.html"
     actions = ["message_registrants"]
@@ -196,6 +207,34 @@ class EventAdmin(EventScopedAdmin):
             kwargs["queryset"] = scoped_circles(request).order_by("name")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Its times are read and written in the event's own time zone (the one posted,
+        # else the saved one's), like every other place that shows them.
+        with timezone.override(self._form_zone(request, object_id)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
+    def _form_zone(self, request: HttpRequest, object_id: str | None) -> ZoneInfo | None:
+        names = [request.POST.get("time_zone", "")] if request.method == "POST" else []
+        if object_id and object_id.isdigit() and len(object_id) < 19:
+            names += (
+                self.get_queryset(request)
+                .filter(pk=int(object_id))
+                .values_list("time_zone", flat=True)[:1]
+            )
+        for name in names:
+            if name in known_zones():
+                return ZoneInfo(name)
+        return timezone.get_current_timezone()
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
         # Its organisers stay choices even if no longer his colleagues (organiser_choices).
         request._event_being_edited = obj.pk if obj is not None else None
@@ -204,6 +243,8 @@ class EventAdmin(EventScopedAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         if db_field.name == "organisers":
             kwargs["queryset"] = organiser_choices(request).order_by("full_name", "email")
+            # A box per colleague: a thumb can tick one on a phone, and each is labelled.
+            kwargs["widget"] = forms.CheckboxSelectMultiple
             formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
             formfield.label_from_instance = User.get_full_name
             return formfield

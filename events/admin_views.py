@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from typing import Any
 
+from django import forms
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
 from django.utils import timezone
 
 from circles.admin_views import csv_safe
 from events.models import Answer, Event, Question, Registration
 
+IN_ITS_ZONE = "In the event's time zone (below)."
 NOT_AT_THE_DOOR = "That man is not confirmed for this event: nothing was changed."
 DOOR_CLOSED = "This event is cancelled: there is nobody to check in."
 
@@ -67,6 +71,58 @@ def with_counts(events: QuerySet[Event]) -> QuerySet[Event]:
             "registrations", filter=Q(registrations__status=Registration.Status.WAITLISTED)
         ),
     )
+
+
+# --- The event's form -------------------------------------------------------------------
+
+
+class EventAdminForm(forms.ModelForm):
+    class Meta:
+        model = Event
+        fields = (
+            "title",
+            "slug",
+            "description",
+            "starts_at",
+            "ends_at",
+            "time_zone",
+            "public_area",
+            "address",
+            "joining_details",
+            "capacity",
+            "visibility",
+            "circle",
+            "organisers",
+            "status",
+            "registration_deadline",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The admin's date and time boxes have plain text beside them, no <label>:
+        # each gets an aria-label (as circles.admin_views.MeetingAdminForm does).
+        for name in ("starts_at", "ends_at", "registration_deadline"):
+            if name in self.fields:
+                parts = getattr(self.fields[name].widget, "widgets", ())
+                for part, what in zip(parts, ("date", "time"), strict=False):
+                    part.attrs["aria-label"] = f"{self.fields[name].label}: {what}"
+                self.fields[name].help_text = " ".join(
+                    filter(None, [self.fields[name].help_text, IN_ITS_ZONE])
+                )
+
+
+class LabelledRowsFormSet(BaseInlineFormSet):
+    """A tabular inline whose every control is named for its row (column headings are
+    not tied to the controls for a screen reader)."""
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        row = "new row" if index is None else f"row {index + 1}"
+        noun = self.model._meta.verbose_name
+        for name, field in form.fields.items():
+            label = "Delete" if name == "DELETE" else (field.label or name)
+            widget = field.widget
+            getattr(widget, "widget", widget).attrs["aria-label"] = f"{label} ({noun}, {row})"
 
 
 # --- Check-in at the door -----------------------------------------------------------------

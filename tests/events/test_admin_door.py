@@ -345,3 +345,48 @@ def test_the_service_refuses_a_sender_who_does_not_organise_the_event(world: Wor
             event=world.oak, sender=world.otto, title="T", text="Hi", channels=["email"]
         )
     assert not Notification.objects.exists()
+
+
+# --- Times in the event's own zone --------------------------------------------------------
+
+
+def test_an_event_is_made_with_its_times_in_its_own_zone(world: World) -> None:
+    client = signed_in(world.olly)
+    data = {
+        "title": "Tokyo evening",
+        "slug": "",
+        "description": "",
+        "starts_at_0": "2030-05-01",
+        "starts_at_1": "19:00:00",
+        "ends_at_0": "2030-05-01",
+        "ends_at_1": "21:00:00",
+        "time_zone": "Asia/Tokyo",
+        "public_area": "Shibuya",
+        "address": "",
+        "joining_details": "",
+        "capacity": "12",
+        "visibility": "public",
+        "circle": "",
+        "status": "draft",
+        "registration_deadline_0": "",
+        "registration_deadline_1": "",
+    }
+    for prefix in ("tiers", "questions"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+
+    response = client.post("/admin/events/event/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = Event.objects.get(title="Tokyo evening")
+    assert event.starts_at.isoformat() == "2030-05-01T10:00:00+00:00"  # 19:00 in Tokyo
+    assert list(event.organisers.all()) == [world.olly]  # whoever makes it organises it
+    page = client.get(f"/admin/events/event/{event.pk}/change/")
+    assert 'name="starts_at_1" value="19:00:00"' in page.content.decode()
+    assert "In the event's time zone" in page.content.decode().replace("&#x27;", "'")

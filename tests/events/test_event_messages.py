@@ -199,7 +199,7 @@ def change_form_data(client, event: Event) -> dict:
     for name, field in form.fields.items():
         value = form.initial.get(name, field.initial)
         if name in ("starts_at", "ends_at", "registration_deadline"):
-            local = timezone.localtime(value) if value else None
+            local = timezone.localtime(value, event.zone) if value else None
             data[f"{name}_0"] = f"{local:%Y-%m-%d}" if local else ""
             data[f"{name}_1"] = f"{local:%H:%M:%S}" if local else ""
         elif name == "organisers":
@@ -235,13 +235,17 @@ def test_moving_an_event_in_the_admin_tells_its_men_and_cancelling_it_too() -> N
     assert renamed.status_code == 302, renamed.context["adminform"].form.errors
     assert not Notification.objects.exists()
 
-    later = timezone.localtime(event.starts_at) + timedelta(hours=2)
+    later = timezone.localtime(event.starts_at, event.zone) + timedelta(hours=2)
     data["starts_at_1"] = f"{later:%H:%M:%S}"
     data["starts_at_0"] = f"{later:%Y-%m-%d}"
-    data["ends_at_0"] = f"{timezone.localtime(event.ends_at) + timedelta(hours=2):%Y-%m-%d}"
-    data["ends_at_1"] = f"{timezone.localtime(event.ends_at) + timedelta(hours=2):%H:%M:%S}"
+    ends = timezone.localtime(event.ends_at, event.zone) + timedelta(hours=2)
+    data["ends_at_0"], data["ends_at_1"] = f"{ends:%Y-%m-%d}", f"{ends:%H:%M:%S}"
     moved = client.post(f"/admin/events/event/{event.pk}/change/", data, follow=True)
     assert "its time or place changed" in moved.content.decode()
+    # The form's times are the event's own (New York), there and back.
+    before = event.starts_at
+    event.refresh_from_db()
+    assert event.starts_at == before.replace(microsecond=0) + timedelta(hours=2)
     assert kinds_for(registration.user) == [("event_changed", "email")]
 
     data["status"] = Event.Status.CANCELLED
