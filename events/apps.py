@@ -10,6 +10,11 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from circles import dashboard
+        from events import dashboard as events_dashboard
         from events import groups
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
+        dashboard.register_section(
+            "events", "events/dashboard_section.html", events_dashboard.section
+        )
