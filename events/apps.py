@@ -10,12 +10,17 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from circles import dashboard
+        from events import dashboard as events_dashboard
         from events import erasure, facilitator_rights, groups, messages, receivers  # noqa: F401
         from notifications import kinds
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
         post_migrate.connect(
             facilitator_rights.ensure, sender=self, dispatch_uid="events.facilitator_rights"
+        )
+        dashboard.register_section(
+            "events", "events/dashboard_section.html", events_dashboard.section
         )
         kinds.register(messages.KINDS)
         erasure.register()
