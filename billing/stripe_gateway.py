@@ -171,7 +171,7 @@ def payment_checkout(
     success_url: str,
     cancel_url: str,
     expires_at: datetime,
-    idempotency_key: str,
+    idempotency_key: str | None = None,
 ) -> tuple[str, str]:
     """A Stripe Checkout Session in payment mode (one price, once): its id and URL.
 
@@ -184,11 +184,12 @@ def payment_checkout(
     now = timezone.now()
     expires_at = min(max(expires_at, now + CHECKOUT_SHORTEST), now + CHECKOUT_LONGEST)
     metadata = {"purpose": purpose, "reference": reference, "user_id": str(user.pk)}
+    options = {"idempotency_key": idempotency_key} if idempotency_key else {}
     try:
         session = stripe.checkout.Session.create(
             api_key=settings.STRIPE_SECRET_KEY,
             stripe_version=djstripe_settings.STRIPE_API_VERSION,
-            idempotency_key=idempotency_key,
+            **options,
             mode="payment",
             customer=customer.id,
             client_reference_id=reference,

@@ -13,3 +13,20 @@ class EventsConfig(AppConfig):
         from events import groups
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
+
+        from billing import payments as billing_payments
+        from events import payments, signals
+
+        # Paid and expired Checkout Sessions for registrations, from billing's verified webhook.
+        billing_payments.register(
+            payments.PURPOSE, paid=payments.checkout_paid, expired=payments.checkout_expired
+        )
+        signals.registration_cancelled.connect(
+            _settle_cancelled, dispatch_uid="events.payments.registration_cancelled"
+        )
+
+
+def _settle_cancelled(sender: object, registration: object, **kwargs: object) -> None:
+    from events import payments
+
+    payments.registration_cancelled(registration=registration)
