@@ -17,17 +17,15 @@ from events.models import Registration
 
 
 def _decide(request: HttpRequest, queryset: QuerySet[Registration], *, approve: bool) -> None:
-    decided = skipped = 0
-    for registration in queryset.filter(payment=Registration.Payment.FREE_PLACE_REQUESTED).order_by(
-        "pk"
-    ):
+    asked = list(queryset.filter(payment=Registration.Payment.FREE_PLACE_REQUESTED).order_by("pk"))
+    decided, skipped = 0, queryset.count() - len(asked)
+    for registration in asked:
         try:
             payments.free_place_decide(registration=registration, approve=approve)
         except payments.PaymentError:
             skipped += 1
         else:
             decided += 1
-    skipped += queryset.exclude(payment=Registration.Payment.FREE_PLACE_REQUESTED).count()
     verb = "granted" if approve else "declined"
     messages.success(request, f"{decided} free places {verb}.")
     if skipped:

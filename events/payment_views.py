@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import stripe_gateway
@@ -53,8 +52,6 @@ def _pay_page(
     context = {
         "registration": registration,
         "event": registration.event,
-        "hold_until": registration.hold_expires_at
-        and timezone.localtime(registration.hold_expires_at, registration.event.zone),
         "configured": stripe_gateway.is_configured(),
         "form": form,
         "checkout_cancelled": CHECKOUT_CANCELLED if request.GET.get("checkout") else None,

@@ -72,6 +72,8 @@ def test_checkout_then_signed_webhook_confirms_him_once(retreat: Event, man: Use
     client = signed_in(man)
     page = client.get(f"/events/{retreat.slug}/pay/").content.decode()
     assert "$150" in page and "America/New_York" in page
+    until = timezone.localtime(registration.hold_expires_at, retreat.zone)
+    assert f"<strong>{until:%H:%M}</strong> (America/New_York time)" in page
 
     session_id = go_to_checkout(client, retreat, stripe_fake)
 
