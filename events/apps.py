@@ -10,13 +10,15 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from events import groups
+        from billing import payments as billing_payments
+        from circles import dashboard
+        from events import dashboard as events_dashboard
+        from events import groups, payments, signals
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
-
-        from billing import payments as billing_payments
-        from events import payments, signals
-
+        dashboard.register_section(
+            "events", "events/dashboard_section.html", events_dashboard.section
+        )
         # Paid and expired Checkout Sessions for registrations, from billing's verified webhook.
         billing_payments.register(
             payments.PURPOSE, paid=payments.checkout_paid, expired=payments.checkout_expired

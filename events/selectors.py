@@ -3,9 +3,11 @@
 Who sees an event (`visible_events`): a public event everyone; a members-only
 event every signed-in man; a circle's event that circle's members (active or
 paused, its facilitators among them), the event's organisers, staff in the
-"Organisers" group and superusers. Drafts only its organisers, on its own page
-(a preview), never in a listing. Who organises it (`is_organiser`): the men
-named on it, for a circle's event that circle's facilitators, and superusers.
+"Organisers" group and superusers. A man registered for an event (not
+cancelled) keeps seeing it, whatever changed since, so he can still cancel.
+Drafts only its organisers, on its own page (a preview), never in a listing.
+Who organises it (`is_organiser`): the men named on it, for a circle's event
+that circle's facilitators, and superusers.
 Only the men registered for it (confirmed) and its organisers read its
 address and joining details.
 """
@@ -74,6 +76,7 @@ def visible_events(user: User, *, drafts: bool = False) -> QuerySet[Event]:
             | Q(visibility=Event.Visibility.CIRCLE) & in_circle
             | organises
             | _in_group(user)
+            | Exists(Registration.objects.live().filter(event_id=OuterRef("pk"), user=user))
         )
     not_draft = ~Q(status=Event.Status.DRAFT)
     return events.filter(seen & (not_draft | organises) if drafts else seen & not_draft)

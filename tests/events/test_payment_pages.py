@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from events import services
+from events import payments, services
 from events.models import Event, Registration, TicketTier
 from tests.circles.conftest import make_circle, make_facilitator, make_verified
 from tests.conftest import signed_in
@@ -95,3 +95,19 @@ def test_a_get_changes_nothing(retreat: Event, page: str) -> None:
     services.register(event=retreat, user=man, tier=retreat.tiers.get())
 
     assert signed_in(man).get(f"/events/{retreat.slug}/{page}/").status_code == 405
+
+
+def test_the_event_page_offers_a_held_man_to_pay_or_ask_for_a_free_place(retreat: Event) -> None:
+    man = make_verified("dan@example.com")
+    registration = services.register(event=retreat, user=man, tier=retreat.tiers.get())
+    client = signed_in(man)
+
+    page = client.get(f"/events/{retreat.slug}/").content.decode()
+    assert f'action="/events/{retreat.slug}/checkout/"' in page
+    assert "Pay $150" in page
+    assert f'href="/events/{retreat.slug}/pay/"' in page
+
+    payments.free_place_request(registration=registration, reason="Between jobs.")
+    page = client.get(f"/events/{retreat.slug}/").content.decode()
+    assert "You asked for a free place" in page
+    assert "/checkout/" not in page
