@@ -402,7 +402,7 @@ def free_place_decide(*, registration: Registration, approve: bool) -> Registrat
 
 
 def registration_refund(*, registration: Registration) -> bool:
-    """Refund his payment in full, once; whether it is refunded now. Raises TransportError.
+    """Refund his payment in full, once; whether this call refunded it. Raises TransportError.
 
     The row stays locked while Stripe is asked, and the key is the same for
     every attempt: two runs at once, or a retry after a lost answer, make one
@@ -411,7 +411,7 @@ def registration_refund(*, registration: Registration) -> bool:
     with transaction.atomic():
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         if registration.refunded_at is not None:
-            return True
+            return False  # another run did it
         if registration.payment != Registration.Payment.PAID or not registration.payment_intent_id:
             return False
         stripe_gateway.refund(
@@ -474,7 +474,12 @@ def registration_cancelled(*, registration: Registration) -> None:
     try:
         if registration.payment == Registration.Payment.PAID:
             registration_refund(registration=registration)
-        elif registration.payment == Pending and registration.checkout_session_id:
+        elif (
+            registration.payment == Pending
+            and registration.checkout_session_id
+            # A lapsed hold's session was closed before its seat was released.
+            and (registration.hold_expires_at or timezone.now()) > timezone.now()
+        ):
             stripe_gateway.checkout_expire(registration.checkout_session_id)
     except TransportError as error:
         logger.warning("registration %s not settled: %s", registration.pk, error.message)

@@ -350,3 +350,27 @@ def test_he_cancelling_his_paid_seat_is_refunded(retreat, man, stripe_fake):
 
     assert refresh(registration).payment == Registration.Payment.REFUNDED
     assert len(stripe_fake.requests_to("POST", "/v1/refunds")) == 1
+
+
+def test_cancelling_while_at_checkout_closes_his_session(retreat, man, stripe_fake):
+    registration = hold(retreat, man)
+    session_id = go_to_checkout(signed_in(man), retreat, stripe_fake)
+
+    with committed():
+        services.cancel(registration=registration)
+
+    assert stripe_fake.get(session_id)["status"] == "expired"
+
+
+def test_a_released_hold_asks_stripe_to_close_its_session_once(retreat, man, stripe_fake):
+    registration = hold(retreat, man)
+    session_id = go_to_checkout(signed_in(man), retreat, stripe_fake)
+    Registration.objects.filter(pk=registration.pk).update(
+        hold_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    with committed():
+        call_command("expire_event_holds", stdout=StringIO())
+
+    path = f"/v1/checkout/sessions/{session_id}/expire"
+    assert len(stripe_fake.requests_to("POST", path)) == 1
