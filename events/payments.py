@@ -39,7 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import stripe_gateway
-from events import signals
+from events import services, signals
 from events.models import Event, Registration, TicketTier
 from notifications.transport import TransportError
 
@@ -131,9 +131,7 @@ def _cancelled(registration: Registration) -> None:
 
 
 def _seat_freed(event: Event) -> None:
-    """A seat came free (event locked): offer it to the waitlist, through core's service."""
-    from events import services
-
+    """A seat came free (event locked): offer it to the waitlist."""
     services.seat_offer_next(event=event)
 
 
@@ -222,8 +220,8 @@ def checkout_paid(session: dict) -> None:
         # His account was deleted while he paid: give the money back.
         _refund_orphan(paid)
         return
-    event, registration = _lock(registration)
-    if registration.payment_intent_id == paid.payment_intent:
+    _event, registration = _lock(registration)  # the event first, as every seat change locks
+    if paid.payment_intent and registration.payment_intent_id == paid.payment_intent:
         return  # this payment was handled before
     if registration.status == Held and registration.payment == Pending:
         _confirm_paid(registration, paid)
@@ -233,7 +231,9 @@ def checkout_paid(session: dict) -> None:
     refund_id = stripe_gateway.refund(
         payment_intent=paid.payment_intent, idempotency_key=f"event-payment-{paid.session_id}"
     )
-    logger.info("payment %s on registration %s refunded (%s)", paid.session_id, event.pk, refund_id)
+    logger.info(
+        "payment %s on registration %s refunded (%s)", paid.session_id, registration.pk, refund_id
+    )
     if registration.status == Registration.Status.CANCELLED and registration.payment == Pending:
         registration.payment = Registration.Payment.REFUNDED
         registration.payment_intent_id = paid.payment_intent

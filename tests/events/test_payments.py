@@ -374,3 +374,59 @@ def test_a_released_hold_asks_stripe_to_close_its_session_once(retreat, man, str
 
     path = f"/v1/checkout/sessions/{session_id}/expire"
     assert len(stripe_fake.requests_to("POST", path)) == 1
+
+
+def test_paying_twice_in_two_tabs_refunds_the_second_payment(retreat, man, stripe_fake):
+    registration = hold(retreat, man)
+    client = signed_in(man)
+    first = go_to_checkout(client, retreat, stripe_fake)
+    second = go_to_checkout(client, retreat, stripe_fake)
+    # A double click: both requests opened a session before either could close the other.
+    stripe_fake._objects[first]["status"] = "open"
+    first_events = stripe_fake.complete_checkout(first)
+    second_events = stripe_fake.complete_checkout(second)
+
+    with committed():
+        deliver(Client(), stripe_fake, first_events)
+        deliver(Client(), stripe_fake, second_events)
+
+    registration = refresh(registration)
+    assert (registration.status, registration.payment) == ("confirmed", "paid")
+    assert registration.checkout_session_id == first
+    refunds = stripe_fake.requests_to("POST", "/v1/refunds")
+    assert [r["params"]["payment_intent"] for r in refunds] == [
+        stripe_fake.get(second)["payment_intent"]
+    ]
+
+
+def test_a_refund_stripe_cannot_make_in_the_webhook_is_asked_for_again(retreat, man, stripe_fake):
+    registration = hold(retreat, man)
+    session_id = go_to_checkout(signed_in(man), retreat, stripe_fake)
+    services.cancel(registration=registration)
+    stripe_fake._objects[session_id]["status"] = "open"
+    events = stripe_fake.complete_checkout(session_id)
+    deliver(Client(), stripe_fake, events[:1])
+    stripe_fake.fail_next(1, status=500, should_retry=False)
+
+    failed = deliver(Client(), stripe_fake, events[1:])
+    assert failed[0].status_code == 503  # nothing kept: Stripe sends it again
+    assert refresh(registration).payment == Registration.Payment.PENDING
+    again = deliver(Client(), stripe_fake, events[1:])
+
+    assert again[0].status_code == 200
+    assert refresh(registration).payment == Registration.Payment.REFUNDED
+    assert len(stripe_fake.events_of("refund.created")) == 1
+
+
+def test_a_payment_for_a_deleted_account_is_refunded(retreat, man, stripe_fake):
+    hold(retreat, man)
+    session_id = go_to_checkout(signed_in(man), retreat, stripe_fake)
+    events = stripe_fake.complete_checkout(session_id)
+    Registration.objects.filter(user=man).delete()  # as his account's deletion cascades
+
+    deliver(Client(), stripe_fake, events)
+
+    refunds = stripe_fake.requests_to("POST", "/v1/refunds")
+    assert [r["params"]["payment_intent"] for r in refunds] == [
+        events[1]["data"]["object"]["payment_intent"]
+    ]
