@@ -111,3 +111,15 @@ def test_the_event_page_offers_a_held_man_to_pay_or_ask_for_a_free_place(retreat
     page = client.get(f"/events/{retreat.slug}/").content.decode()
     assert "You asked for a free place" in page
     assert "/checkout/" not in page
+
+
+def test_his_dashboard_says_his_free_place_is_with_the_organisers(retreat: Event) -> None:
+    man = make_verified("dan@example.com")
+    registration = services.register(event=retreat, user=man, tier=retreat.tiers.get())
+    client = signed_in(man)
+    assert "Your seat is kept while you pay." in client.get("/dashboard/").content.decode()
+
+    payments.free_place_request(registration=registration, reason="Between jobs.")
+
+    page = client.get("/dashboard/").content.decode()
+    assert "Your free place is with the organisers" in page
