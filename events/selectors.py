@@ -24,7 +24,7 @@ from accounts.models import User
 from circles.models import SEARCH_CONFIG, Membership
 from circles.selectors import search_words
 from events.groups import GROUP as ORGANISERS
-from events.models import Event, Registration, search_vector
+from events.models import Answer, Event, Registration, search_vector
 
 # What a listing card (and the API's list) shows: nothing else is read.
 LISTING_COLUMNS = (
@@ -150,7 +150,11 @@ def my_registration(user: User, event: Event) -> Registration | None:
         Registration.objects.live()
         .filter(event=event, user=user)
         .select_related("tier")
-        .prefetch_related(Prefetch("answers", to_attr="my_answers"))
+        .prefetch_related(
+            Prefetch(
+                "answers", queryset=Answer.objects.select_related("question"), to_attr="my_answers"
+            )
+        )
         .first()
     )
 

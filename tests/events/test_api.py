@@ -194,7 +194,7 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(
     assert not Registration.objects.filter(user=people.member).exists()
 
 
-@pytest.mark.parametrize("body", ["[1, 2]", '"text"', "{not json", "1"])
+@pytest.mark.parametrize("body", ["[1, 2]", '"text"', "{not json", "1", "[" * 950 + "]" * 950])
 def test_a_body_that_is_not_an_object_is_a_400(event: Event, people: People, body: str) -> None:
     response = api(people.member).post(
         f"{EVENTS}{event.slug}/register/", body, content_type="application/json"

@@ -365,14 +365,14 @@ def test_pages_of_twenty_with_links_and_htmx_more_and_no_count(db) -> None:
         first = text(client.get("/events/"))
     sql = [q["sql"] for c in captured.values() for q in c]
     assert not any(s.upper().startswith("SELECT COUNT(") for s in sql)
-    assert first.count("<article>") == 20
+    assert first.count('<article class="event-text">') == 20
     assert 'rel="next"' in first and "More events" in first and "hx-get" in first
 
     more = client.get("/events/?page=2", headers={"HX-Request": "true"})
-    assert "<html" not in text(more) and text(more).count("<article>") == 20
+    assert "<html" not in text(more) and text(more).count('<article class="event-text">') == 20
 
     last = text(client.get("/events/?page=3"))
-    assert last.count("<article>") == 5 and 'rel="next"' not in last
+    assert last.count('<article class="event-text">') == 5 and 'rel="next"' not in last
     assert "Evening 44" in last
 
     assert "is not a page number" in text(client.get("/events/?page=abc"))
@@ -458,3 +458,22 @@ def test_a_circle_member_who_left_no_longer_sees_its_events(db) -> None:
     Membership.objects.filter(user=him).update(status=Membership.Status.LEFT)
 
     assert client.get(event.get_absolute_url()).status_code == 404
+
+
+def test_the_event_page_takes_a_fixed_number_of_queries(event: Event, people: People) -> None:
+    client = signed_in(people.registered)
+    registration = Registration.objects.get(user=people.registered)
+
+    def queries() -> int:
+        with capture_all_queries() as captured:
+            assert client.get(event.get_absolute_url()).status_code == 200
+        return sum(len(c) for c in captured.values())
+
+    few = queries()
+    for i in range(4):
+        question = add_question(event, f"Question {i}")
+        registration.answers.create(question=question, value=f"Answer {i}")
+        add_tier(event, f"Tier {i}")
+        register_directly(event, make_verified(f"q{i}@example.com"))
+    assert queries() == few
+    assert "Answer 3" in text(client.get(event.get_absolute_url()))
