@@ -118,6 +118,32 @@ def ticket_price_create(
     return data["id"]
 
 
+def one_time_price_fits(price_id: str, *, amount_cents: int, currency: str) -> bool:
+    """Whether `price_id` is an active one-time Price of exactly this amount in Stripe.
+
+    False for a price Stripe does not know (a mistyped id) or one that no
+    longer fits (the amount was changed since, or it is recurring).
+    """
+    try:
+        data = stripe.Price.retrieve(
+            price_id,
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            return False
+        raise _vendor_error(error) from error
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return (
+        bool(data.get("active"))
+        and data.get("type") == "one_time"
+        and data.get("unit_amount") == amount_cents
+        and data.get("currency") == currency.lower()
+    )
+
+
 def customer_for(user: User) -> Customer:
     """The member's Stripe customer (dj-stripe), created on first use."""
     try:

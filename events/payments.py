@@ -6,9 +6,11 @@ HOLD while he pays in Stripe Checkout (payment mode). Only the verified
 webhook confirms it: billing.payments hands the paid session to `checkout_paid`
 (registered in events.apps for PURPOSE). Decisions the issue leaves open:
 
-- A ticket tier gets its Stripe Price the first time a man pays for it (or
-  from `manage.py event_ticket_prices`), made with an idempotency key per tier
-  and amount, so two men paying at once make one price.
+- A ticket tier gets its one-time Stripe Price the first time a man pays for
+  it (or from `manage.py event_ticket_prices`), made with an idempotency key
+  per tier and amount, so two men paying at once make one price. Each
+  checkout checks the tier's price with Stripe: when an organiser changed the
+  amount, a new price is made, and nobody pays an old one.
 - `expire_event_holds` closes a lapsed hold's Checkout Session before it
   releases the seat, and leaves the hold alone if he paid first (its webhook
   confirms him). A payment that still lands on a registration no longer held
@@ -74,22 +76,28 @@ class PaymentError(Exception):
 
 
 def tier_price_ensure(*, tier: TicketTier) -> str:
-    """The tier's Stripe Price id, made now if it has none. Raises TransportError.
+    """The tier's Stripe Price id, made now if it has none that fits. Raises TransportError.
 
+    A price id the tier has is checked with Stripe (one request): one that no
+    longer fits the tier (its amount or currency changed in the admin, or an
+    id typed in that Stripe does not know as a one-time price) is replaced.
     The idempotency key names the tier and its amount: two men paying at once
-    (or the command run twice) make one price; a tier whose amount changed
-    (its price id emptied in the admin) gets a new one.
+    (or the command run twice) make one price.
     """
-    if tier.stripe_price_id:
-        return tier.stripe_price_id
+    current = tier.stripe_price_id
+    currency = tier.currency.lower()
+    if current and stripe_gateway.one_time_price_fits(
+        current, amount_cents=tier.amount_cents, currency=currency
+    ):
+        return current
     price_id = stripe_gateway.ticket_price_create(
         product_name=f"Ticket: {tier.event.title}"[:250],
         name=tier.name,
         amount_cents=tier.amount_cents,
-        currency=tier.currency.lower(),
-        idempotency_key=f"event-tier-{tier.pk}-{tier.amount_cents}-{tier.currency.lower()}",
+        currency=currency,
+        idempotency_key=f"event-tier-{tier.pk}-{tier.amount_cents}-{currency}",
     )
-    TicketTier.objects.filter(pk=tier.pk, stripe_price_id="").update(stripe_price_id=price_id)
+    TicketTier.objects.filter(pk=tier.pk, stripe_price_id=current).update(stripe_price_id=price_id)
     tier.stripe_price_id = price_id
     return price_id
 

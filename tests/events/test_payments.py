@@ -430,3 +430,38 @@ def test_a_payment_for_a_deleted_account_is_refunded(retreat, man, stripe_fake):
     assert [r["params"]["payment_intent"] for r in refunds] == [
         events[1]["data"]["object"]["payment_intent"]
     ]
+
+
+def test_a_tier_whose_amount_changed_gets_a_new_price(retreat, man, stripe_fake):
+    hold(retreat, man)
+    client = signed_in(man)
+    go_to_checkout(client, retreat, stripe_fake)
+    first_price = standard(retreat).stripe_price_id
+    TicketTier.objects.filter(pk=standard(retreat).pk).update(amount_cents=17500)
+
+    go_to_checkout(client, retreat, stripe_fake)
+
+    tier = standard(retreat)
+    assert tier.stripe_price_id != first_price
+    assert stripe_fake.get(tier.stripe_price_id)["unit_amount"] == 17500
+    created = stripe_fake.requests_to("POST", "/v1/checkout/sessions")[-1]["params"]
+    assert created["line_items"][0]["price"] == tier.stripe_price_id
+
+
+def test_a_price_id_stripe_does_not_know_is_replaced(retreat, man, stripe_fake):
+    TicketTier.objects.filter(event=retreat).update(stripe_price_id="price_typo")
+    hold(retreat, man)
+
+    go_to_checkout(signed_in(man), retreat, stripe_fake)
+
+    assert stripe_fake.get(standard(retreat).stripe_price_id)["unit_amount"] == 15000
+
+
+def test_the_command_makes_the_missing_prices(retreat, stripe_fake):
+    call_command("event_ticket_prices", stdout=(out := StringIO()))
+
+    assert "3 ticket prices made in Stripe, 0 failed." in out.getvalue()
+    amounts = sorted(stripe_fake.get(t.stripe_price_id)["unit_amount"] for t in retreat.tiers.all())
+    assert amounts == [9000, 15000, 25000]
+    call_command("event_ticket_prices", stdout=(again := StringIO()))
+    assert "0 ticket prices made" in again.getvalue()
