@@ -123,3 +123,33 @@ def test_his_dashboard_says_his_free_place_is_with_the_organisers(retreat: Event
 
     page = client.get("/dashboard/").content.decode()
     assert "Your free place is with the organisers" in page
+
+
+@pytest.mark.parametrize(("method", "page"), PAGES)
+def test_a_man_whose_hold_lapsed_is_sent_back_to_the_event_saying_so(
+    retreat: Event, method: str, page: str
+) -> None:
+    man = make_verified("dan@example.com")
+    registration = services.register(event=retreat, user=man, tier=retreat.tiers.get())
+    Registration.objects.filter(pk=registration.pk).update(status=Registration.Status.CANCELLED)
+    client = signed_in(man)
+
+    response = _call(client, method, retreat, page)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/events/{retreat.slug}/"
+    shown = client.get(response["Location"]).content.decode()
+    assert "Your seat is no longer held" in shown
+
+
+def test_a_man_whose_late_payment_was_refunded_is_told(retreat: Event) -> None:
+    man = make_verified("dan@example.com")
+    registration = services.register(event=retreat, user=man, tier=retreat.tiers.get())
+    Registration.objects.filter(pk=registration.pk).update(
+        status=Registration.Status.CANCELLED, payment=Registration.Payment.REFUNDED
+    )
+    client = signed_in(man)
+
+    response = client.get(f"/events/{retreat.slug}/paid/", follow=True)
+
+    assert "it is refunded in full" in response.content.decode()
