@@ -279,6 +279,8 @@ class Registration(models.Model):
     # What he pays (or paid): kept when the tier changes or goes.
     amount_cents = models.PositiveIntegerField(default=0)
     payment = models.CharField(max_length=24, choices=Payment.choices, default=Payment.FREE)
+    # His reason for asking for a free place (events.payments): organisers only read it.
+    free_place_reason = models.TextField(max_length=500, blank=True)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     # Stripe's ids (not secrets): how the verified webhook finds the registration.
