@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -40,7 +41,7 @@ from circles.admin import NotFoundOutsideScope, facilitated_circle_ids, scoped_c
 from circles.admin_views import BroadcastForm
 from circles.broadcasts import BROADCASTS_PER_WINDOW
 from circles.models import Membership
-from events import admin_views, broadcasts
+from events import admin_views, broadcasts, payment_admin, payments
 from events import messages as event_messages
 from events.groups import GROUP as ORGANISERS
 from events.models import Answer, Event, Question, Registration, TicketTier
@@ -185,7 +186,7 @@ class EventAdmin(EventScopedAdmin):
     inlines = [TicketTierInline, QuestionInline]
     # Counts, and links to check-in, the CSV and "Message the men registered".
     change_form_template = "admin/events/event/change_form.html"
-    actions = ["message_registrants"]
+    actions = ["message_registrants", "cancel_events"]
 
     def event_id_of(self, obj: Event) -> int:
         return obj.pk
@@ -256,17 +257,7 @@ class EventAdmin(EventScopedAdmin):
         if not change and not request.user.is_superuser:
             # Whoever makes an event organises it (else it would vanish from his list).
             event.organisers.add(request.user)
-        if change and "status" in form.changed_data and event.status == Event.Status.CANCELLED:
-            # Every man still registered (waitlist too) is told, once; paid seats are
-            # refunded by the payment flow (it refunds every paid seat of a cancelled event).
-            told = event_messages.cancelled(event)
-            self.message_user(
-                request,
-                f"{event} is cancelled: its men are told ({told} message{'s' if told != 1 else ''}"
-                " queued).",
-                messages.INFO,
-            )
-        elif change:
+        if change:
             changed = [name for name in event_messages.CHANGE_FIELDS if name in form.changed_data]
             told = event_messages.changed(event, changes=changed) if changed else 0
             if told:
@@ -375,6 +366,36 @@ class EventAdmin(EventScopedAdmin):
             return None
         return HttpResponseRedirect(reverse("admin:events_event_message", args=[events[0]]))
 
+    @admin.action(description="Cancel events", permissions=["change"])
+    def cancel_events(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
+        """Ask first; then cancel each, tell every man registered once, refund each payment."""
+        events = list(queryset.order_by("starts_at", "pk"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Cancel these events?",
+                "opts": self.opts,
+                "events": events,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/events/event/cancel_confirm.html", context)
+        for event in events:
+            if event.status == Event.Status.CANCELLED:
+                self.message_user(request, f"{event}: already cancelled.", messages.WARNING)
+                continue
+            with transaction.atomic():
+                # Told while their registrations are live; refunds follow the commit.
+                told = event_messages.cancelled(event)
+                payments.event_cancel(event=event)
+            self.log_change(request, event, "Cancelled.")
+            self.message_user(
+                request,
+                f"Cancelled: {event}. Its men are told ({told} message{'s' if told != 1 else ''}"
+                " queued) and every payment is refunded.",
+                messages.SUCCESS,
+            )
+        return None
+
     def message_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         event = self._event(request, object_id, change=True)
         form = BroadcastForm(request.POST if request.method == "POST" else None)
@@ -463,7 +484,12 @@ class RegistrationAdmin(EventScopedAdmin):
     list_select_related = ("user", "event", "tier")
     search_fields = ("user__full_name", "user__display_name", "user__email")
     ordering = ("event__starts_at", "user__full_name", "pk")
-    actions = ["mark_arrived", "mark_not_arrived"]
+    actions = [
+        "mark_arrived",
+        "mark_not_arrived",
+        payment_admin.approve_free_place,
+        payment_admin.decline_free_place,
+    ]
     fields = (
         "event",
         "member",
@@ -471,6 +497,7 @@ class RegistrationAdmin(EventScopedAdmin):
         "tier",
         "amount_cents",
         "payment",
+        "free_place_reason",
         "answers_text",
         "created_at",
         "hold_expires_at",

@@ -21,6 +21,13 @@ from circles.admin_views import csv_safe
 from events.models import Answer, Event, Question, Registration
 
 IN_ITS_ZONE = "In the event's time zone (below)."
+USE_CANCEL_ACTION = (
+    'To cancel, use the list\'s "Cancel events" action: it asks first, tells every man '
+    "registered and refunds what each paid."
+)
+STAYS_CANCELLED = (
+    "A cancelled event stays cancelled (its men were told and refunded): make a new one."
+)
 NOT_AT_THE_DOOR = "That man is not confirmed for this event: nothing was changed."
 DOOR_CLOSED = "This event is cancelled: there is nobody to check in."
 
@@ -109,6 +116,16 @@ class EventAdminForm(forms.ModelForm):
                 self.fields[name].help_text = " ".join(
                     filter(None, [self.fields[name].help_text, IN_ITS_ZONE])
                 )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        was = self.instance.status if self.instance.pk else None
+        now = cleaned.get("status")
+        if now == Event.Status.CANCELLED and was != Event.Status.CANCELLED:
+            self.add_error("status", USE_CANCEL_ACTION)
+        elif was == Event.Status.CANCELLED and now != Event.Status.CANCELLED:
+            self.add_error("status", STAYS_CANCELLED)
+        return cleaned
 
 
 class LabelledRowsFormSet(BaseInlineFormSet):

@@ -390,3 +390,43 @@ def test_an_event_is_made_with_its_times_in_its_own_zone(world: World) -> None:
     page = client.get(f"/admin/events/event/{event.pk}/change/")
     assert 'name="starts_at_1" value="19:00:00"' in page.content.decode()
     assert "In the event's time zone" in page.content.decode().replace("&#x27;", "'")
+
+
+# --- Free places (the payment flow's actions, on his registrations list) -------------------
+
+
+def test_an_organiser_grants_a_free_place_from_the_list_and_only_on_his_event(
+    world: World,
+) -> None:
+    from events import payments, services
+    from tests.events.conftest import add_tier
+
+    add_tier(world.oak, "Standard", 15000)
+    Event.objects.filter(pk=world.oak.pk).update(capacity=5)
+    world.oak.refresh_from_db()
+    asker = make_verified("asker@example.com", full_name="Al Asker")
+    registration = services.register(event=world.oak, user=asker, tier=world.oak.tiers.get())
+    payments.free_place_request(registration=registration, reason="Between jobs.")
+    add_tier(world.pine, "Standard", 15000)
+    other = services.register(
+        event=world.pine, user=make_verified("p2@example.com"), tier=world.pine.tiers.get()
+    )
+    payments.free_place_request(registration=other, reason="Please.")
+    client = signed_in(world.olly)
+
+    listed = client.get("/admin/events/registration/", {"payment__exact": "free_place_requested"})
+    assert [r.pk for r in listed.context["cl"].result_list] == [registration.pk]
+    page = client.get(f"/admin/events/registration/{registration.pk}/change/")
+    assert "Between jobs." in page.content.decode()
+
+    with committed():
+        client.post(
+            "/admin/events/registration/",
+            {"action": "approve_free_place", "_selected_action": [registration.pk, other.pk]},
+        )
+
+    registration.refresh_from_db()
+    other.refresh_from_db()
+    assert (registration.status, registration.payment) == ("confirmed", "free_place")
+    assert other.payment == "free_place_requested"  # not his event: not in his list
+    assert any(m.to == ["asker@example.com"] and "registered" in m.subject for m in mail.outbox)

@@ -223,7 +223,7 @@ def change_form_data(client, event: Event) -> dict:
     return {k: v for k, v in data.items() if v is not False}
 
 
-def test_moving_an_event_in_the_admin_tells_its_men_and_cancelling_it_too() -> None:
+def test_moving_an_event_in_the_admin_tells_its_men_once_per_change() -> None:
     event = make_event(title="Retreat")
     olly = make_organiser("olly@example.com", event)
     registration = register_directly(event, man())
@@ -248,10 +248,48 @@ def test_moving_an_event_in_the_admin_tells_its_men_and_cancelling_it_too() -> N
     assert event.starts_at == before.replace(microsecond=0) + timedelta(hours=2)
     assert kinds_for(registration.user) == [("event_changed", "email")]
 
+    # Cancelling is not a field to set: the list's action asks first.
     data["status"] = Event.Status.CANCELLED
-    cancelled = client.post(f"/admin/events/event/{event.pk}/change/", data, follow=True)
-    assert "is cancelled: its men are told" in cancelled.content.decode()
-    assert kinds_for(registration.user) == [
-        ("event_cancelled", "email"),
-        ("event_changed", "email"),
-    ]
+    refused = client.post(f"/admin/events/event/{event.pk}/change/", data)
+    assert refused.status_code == 200
+    assert "Cancel events" in str(refused.context["adminform"].form.errors["status"])
+    event.refresh_from_db()
+    assert event.status == Event.Status.OPEN
+
+
+def test_the_cancel_action_asks_first_then_cancels_and_tells_each_man_once() -> None:
+    event = make_event(title="Retreat")
+    olly = make_organiser("olly@example.com", event)
+    other = make_event(title="Someone else's")
+    men = [register_directly(event, man()) for _ in range(2)]
+    waiting = register_directly(event, man(), status=Registration.Status.WAITLISTED)
+    register_directly(other, man())
+    client = signed_in(olly)
+    chosen = {"action": "cancel_events", "_selected_action": [event.pk, other.pk]}
+
+    asked = client.post("/admin/events/event/", chosen)
+    assert asked.status_code == 200
+    assert "Cancel these events?" in asked.content.decode()
+    assert [e.title for e in asked.context["events"]] == ["Retreat"]  # his only
+    event.refresh_from_db()
+    assert event.status == Event.Status.OPEN  # nothing yet
+
+    with committed():
+        done = client.post("/admin/events/event/", {**chosen, "post": "yes"}, follow=True)
+        again = client.post("/admin/events/event/", {**chosen, "post": "yes"}, follow=True)
+
+    assert "Cancelled: Retreat. Its men are told (3 messages queued)" in done.content.decode()
+    assert "already cancelled" in again.content.decode()
+    event.refresh_from_db()
+    other.refresh_from_db()
+    assert (event.status, other.status) == (Event.Status.CANCELLED, Event.Status.OPEN)
+    told = sorted(m.to[0] for m in mail.outbox)
+    assert told == sorted(r.user.email for r in [*men, waiting])
+    assert all("Cancelled: Retreat" in m.subject for m in mail.outbox)
+
+    # And it stays cancelled: the form will not open it again.
+    data = change_form_data(client, event)
+    data["status"] = Event.Status.OPEN
+    reopened = client.post(f"/admin/events/event/{event.pk}/change/", data)
+    assert reopened.status_code == 200
+    assert "stays cancelled" in str(reopened.context["adminform"].form.errors["status"])
