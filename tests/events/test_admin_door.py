@@ -430,3 +430,27 @@ def test_an_organiser_grants_a_free_place_from_the_list_and_only_on_his_event(
     assert (registration.status, registration.payment) == ("confirmed", "free_place")
     assert other.payment == "free_place_requested"  # not his event: not in his list
     assert any(m.to == ["asker@example.com"] and "registered" in m.subject for m in mail.outbox)
+
+
+def test_the_registrations_list_costs_the_same_queries_for_few_or_many_men(
+    world: World, django_assert_max_num_queries
+) -> None:
+    client = signed_in(world.olly)
+    client.get("/admin/events/registration/")
+    few = len(_queries_of(client, "/admin/events/registration/"))
+    for n in range(8):
+        registration = register_directly(world.oak, make_verified(f"many{n}@example.com"))
+        registration.answers.create(question=world.dietary, value=f"Diet {n}")
+
+    with django_assert_max_num_queries(few):
+        response = client.get("/admin/events/registration/")
+    assert "Diet 7" in response.content.decode()
+
+
+def _queries_of(client: Client, url: str) -> list:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return captured.captured_queries
