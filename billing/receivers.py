@@ -7,7 +7,7 @@ from typing import Any
 from djstripe.event_handlers import djstripe_receiver
 from djstripe.models import Customer, Event
 
-from billing import services
+from billing import payments, services
 
 
 @djstripe_receiver("invoice.payment_failed")
@@ -22,3 +22,13 @@ def invoice_payment_failed(sender: Any, event: Event, **kwargs: Any) -> None:
         invoice_id=invoice["id"],
         hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
     )
+
+
+@djstripe_receiver(["checkout.session.completed", "checkout.session.async_payment_succeeded"])
+def checkout_session_paid(sender: Any, event: Event, **kwargs: Any) -> None:
+    payments.completed(event.data["object"])
+
+
+@djstripe_receiver("checkout.session.expired")
+def checkout_session_expired(sender: Any, event: Event, **kwargs: Any) -> None:
+    payments.expired(event.data["object"])

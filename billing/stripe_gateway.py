@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
 from django.conf import settings
+from django.utils import timezone
 from djstripe.models import Account, Customer, Event, Price
 from djstripe.settings import djstripe_settings
 
@@ -29,6 +31,9 @@ from notifications.transport import TransportError
 logger = logging.getLogger("mensc.billing")
 
 WEBHOOK_TOLERANCE = 300  # seconds: an older signature is a replay
+# How long Stripe lets a Checkout Session stay open, at least and at most.
+CHECKOUT_SHORTEST = timedelta(minutes=30, seconds=30)
+CHECKOUT_LONGEST = timedelta(hours=23, minutes=59)
 
 
 class WebhookError(Exception):
@@ -89,6 +94,56 @@ def price_create(*, name: str, amount_cents: int, currency: str, idempotency_key
     return Price.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
 
 
+def ticket_price_create(
+    *, product_name: str, name: str, amount_cents: int, currency: str, idempotency_key: str
+) -> str:
+    """A new one-time Price (and its Product) in Stripe, for a ticket; its id.
+
+    Not synced into dj-stripe's tables: a ticket's price is read from our own
+    tier, and Checkout is told only its id. `idempotency_key` makes a form sent
+    twice one price, not two.
+    """
+    try:
+        data = stripe.Price.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            idempotency_key=idempotency_key,
+            unit_amount=amount_cents,
+            currency=currency,
+            nickname=name,
+            product_data={"name": product_name},
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return data["id"]
+
+
+def one_time_price_fits(price_id: str, *, amount_cents: int, currency: str) -> bool:
+    """Whether `price_id` is an active one-time Price of exactly this amount in Stripe.
+
+    False for a price Stripe does not know (a mistyped id) or one that no
+    longer fits (the amount was changed since, or it is recurring).
+    """
+    try:
+        data = stripe.Price.retrieve(
+            price_id,
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            return False
+        raise _vendor_error(error) from error
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return (
+        bool(data.get("active"))
+        and data.get("type") == "one_time"
+        and data.get("unit_amount") == amount_cents
+        and data.get("currency") == currency.lower()
+    )
+
+
 def customer_for(user: User) -> Customer:
     """The member's Stripe customer (dj-stripe), created on first use."""
     try:
@@ -131,6 +186,93 @@ def portal_url(*, user: User, return_url: str) -> str:
     except stripe.StripeError as error:
         raise _vendor_error(error) from error
     return session.url
+
+
+def payment_checkout(
+    *,
+    user: User,
+    price_id: str,
+    purpose: str,
+    reference: str,
+    success_url: str,
+    cancel_url: str,
+    expires_at: datetime,
+    idempotency_key: str | None = None,
+) -> tuple[str, str]:
+    """A Stripe Checkout Session in payment mode (one price, once): its id and URL.
+
+    `purpose` and `reference` go into the session's metadata and come back in
+    the verified webhook, where billing.payments hands the session to the app
+    that registered `purpose`. Stripe lets a session live between 30 minutes
+    and 24 hours (`expires_at` is kept inside that).
+    """
+    customer = customer_for(user)
+    now = timezone.now()
+    expires_at = min(max(expires_at, now + CHECKOUT_SHORTEST), now + CHECKOUT_LONGEST)
+    metadata = {"purpose": purpose, "reference": reference, "user_id": str(user.pk)}
+    options = {"idempotency_key": idempotency_key} if idempotency_key else {}
+    try:
+        session = stripe.checkout.Session.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            **options,
+            mode="payment",
+            customer=customer.id,
+            client_reference_id=reference,
+            line_items=[{"price": price_id, "quantity": 1}],
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=int(expires_at.timestamp()),
+            metadata=metadata,
+            payment_intent_data={"metadata": metadata},
+        )
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return session.id, session.url
+
+
+def checkout_expire(session_id: str) -> str:
+    """Close a Checkout Session so it can no longer be paid; its status after.
+
+    "expired" when it is closed (now or before); "complete" when he paid
+    first, in which case the payment's webhook is on its way. Safe to run again.
+    """
+    options = {
+        "api_key": settings.STRIPE_SECRET_KEY,
+        "stripe_version": djstripe_settings.STRIPE_API_VERSION,
+    }
+    try:
+        try:
+            return stripe.checkout.Session.expire(session_id, **options)["status"]
+        except stripe.InvalidRequestError:
+            # Only an open session can be expired: this one was paid or closed before.
+            return stripe.checkout.Session.retrieve(session_id, **options)["status"]
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+
+
+def refund(*, payment_intent: str, idempotency_key: str) -> str:
+    """Refund a payment in full; the refund's id.
+
+    The same `idempotency_key` (one per thing refunded) makes a retry after a
+    lost answer the same refund, not a second; a payment refunded before
+    (under another key) is done, and answers "".
+    """
+    try:
+        data = stripe.Refund.create(
+            api_key=settings.STRIPE_SECRET_KEY,
+            stripe_version=djstripe_settings.STRIPE_API_VERSION,
+            idempotency_key=idempotency_key,
+            payment_intent=payment_intent,
+            reason="requested_by_customer",
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "charge_already_refunded":
+            return ""
+        raise _vendor_error(error) from error
+    except stripe.StripeError as error:
+        raise _vendor_error(error) from error
+    return data["id"]
 
 
 ENDED = ("canceled", "incomplete_expired")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 from django.db import transaction
@@ -53,17 +54,43 @@ def broadcasts_in_window(circle: Circle) -> int:
     """How many broadcasts the circle got in the last WINDOW."""
     # Every recipient has (or had) a membership of the circle: filtering on
     # those users lets PostgreSQL use the log's (user, channel, kind, key) index.
+    return sent_in_window(
+        kind=KIND,
+        prefix=_key_prefix(circle),
+        user_ids=Membership.objects.filter(circle=circle).values("user_id"),
+    )
+
+
+def sent_in_window(*, kind: str, prefix: str, user_ids: Any) -> int:
+    """How many messages (distinct subject keys starting with `prefix`) went in WINDOW.
+
+    `user_ids` (a values("user_id") queryset) names everyone who may have got
+    one, so PostgreSQL uses the log's (user, channel, kind, key) index. Shared
+    with events' message to an event's men: the same limit, counted the same way.
+    """
     return (
         Notification.objects.filter(
-            user_id__in=Membership.objects.filter(circle=circle).values("user_id"),
-            kind=KIND,
-            subject_key__startswith=_key_prefix(circle),
+            user_id__in=user_ids,
+            kind=kind,
+            subject_key__startswith=prefix,
             created_at__gte=timezone.now() - WINDOW,
         )
         .values("subject_key")
         .distinct()
         .count()
     )
+
+
+def check_message(text: str, channels: Iterable[str]) -> list[str]:
+    """The channels, once each, after asserting the input limits (the form's job first)."""
+    channels = list(dict.fromkeys(channels))
+    if not channels or not set(channels) <= set(CHANNELS):
+        raise ValueError(f"channels must be some of {CHANNELS}, got {channels!r}")
+    if not text.strip() or len(text) > MAX_TEXT:
+        raise ValueError("text must be 1 to MAX_TEXT characters")
+    if Notification.Channel.SMS in channels and len(text) > MAX_SMS_TEXT:
+        raise ValueError("SMS text must be at most MAX_SMS_TEXT characters")
+    return channels
 
 
 def recipients(circle: Circle, *, sender: User) -> list[User]:
@@ -92,13 +119,7 @@ def broadcast_send(
     asserted here so no caller can skip them. `key` (the form's, 32 hex) makes
     a double-submitted form one broadcast: the second queues nothing.
     """
-    channels = list(dict.fromkeys(channels))
-    if not channels or not set(channels) <= set(CHANNELS):
-        raise ValueError(f"channels must be some of {CHANNELS}, got {channels!r}")
-    if not text.strip() or len(text) > MAX_TEXT:
-        raise ValueError("text must be 1 to MAX_TEXT characters")
-    if Notification.Channel.SMS in channels and len(text) > MAX_SMS_TEXT:
-        raise ValueError("SMS text must be at most MAX_SMS_TEXT characters")
+    channels = check_message(text, channels)
     with transaction.atomic():
         circle = Circle.objects.select_for_update().get(pk=circle.pk)
         if not (

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Periodic jobs for docker compose (Kubernetes runs the same commands as CronJobs).
-# Every SCHEDULER_INTERVAL seconds (300): reminders and retries, expired seat
+# Every SCHEDULER_INTERVAL seconds (300): reminders (meetings and events) and retries, expired seat
 # offers, facilitators reminded once of requests waiting 3 days, join requests
 # unanswered for 14 days. Once a day (UTC): schedule the
 # coming weeks, purge expired credentials and old messages' bodies.
@@ -23,7 +23,9 @@ run() {
 
 while :; do
     run send_reminders
+    run send_event_reminders
     run expire_seat_offers
+    run expire_event_offers
     run expire_join_requests
     today="$(date -u +%Y-%m-%d)"
     if [ "$today" != "$last_daily" ]; then

@@ -18,6 +18,7 @@ api_patterns = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("", include("circles.api_urls")),
+    path("", include("events.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.api_docs, name="docs"),
 ]
@@ -37,6 +38,7 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("accounts/", include("accounts.urls")),
     path("", include("circles.urls")),
+    path("", include("events.urls")),
     path("billing/", include("billing.urls")),
     path("stripe/webhook/", billing_views.stripe_webhook, name="stripe_webhook"),
     path("webhooks/", include("notifications.urls")),

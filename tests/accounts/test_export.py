@@ -32,6 +32,7 @@ from billing.models import DuesTier, Scholarship
 from circles import services as circles
 from circles.admin_views import NOTE_SHOWN_TO_MEMBER
 from circles.models import RSVP, Attendance, CalendarFeed, FacilitatorNote, Meeting, Membership
+from events.models import Answer
 from notifications.delivery import bodies_purge, deliver_due
 from notifications.models import Notification
 from notifications.services import notify, sms_opt_out
@@ -44,6 +45,7 @@ from tests.conftest import (
     make_user,
     signed_in,
 )
+from tests.events.conftest import add_question, make_event, register_directly
 from tests.fakes import stripe as stripe_module
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -185,6 +187,12 @@ def build_everything(tier: DuesTier, fake) -> Everything:
         note="Paid at the January meeting",
     )
 
+    # Events: registered for a retreat, with an answer to its organisers' question.
+    retreat = make_event(title="Weekend retreat")
+    question = add_question(retreat, "Dietary needs")
+    registration = register_directly(retreat, man)
+    Answer.objects.create(registration=registration, question=question, value="Vegetarian")
+
     # Accounts: Google, two-factor with recovery codes, a revoked API token, a feed.
     GoogleIdentity.objects.create(user_id=man.pk, sub="google-sub-42", email="ben@gmail.com")
     give_authenticator(man)
@@ -237,6 +245,8 @@ SECTIONS = [
     "invoices",
     "scholarships",
     "offline_payments",
+    # events
+    "event_registrations",
 ]
 
 
@@ -378,6 +388,11 @@ def test_the_export_holds_every_section_for_a_member_with_data_in_every_app(
     assert (payment["currency"], payment["method"]) == ("usd", "cash")
     assert payment["note"] == "Paid at the January meeting"
     assert payment["recorded_at"] and payment["covers_from"] and payment["covers_until"]
+    [registration] = data["event_registrations"]
+    assert registration["event"] == "Weekend retreat"
+    assert registration["answers"] == [
+        {"question": "Dietary needs", "kind": "dietary", "answer": "Vegetarian"}
+    ]
 
 
 def test_a_member_with_no_history_gets_every_section_empty(member: User) -> None:
@@ -640,6 +655,7 @@ COVERED = {
     "circles.facilitatornote": "facilitator_notes (about him); facilitation (how many he wrote)",
     "billing.scholarship": "scholarships (decided_by: the treasurer, not exported)",
     "billing.offlinepayment": "offline_payments (recorded_by: the treasurer, not exported)",
+    "events.registration": "event_registrations (with his answers)",
     "djstripe.customer": "dues.stripe_customers (and through it subscriptions, invoices, cards)",
     "admin.logentry": "left out: staff's record of their admin work on others' rows",
 }

@@ -469,3 +469,103 @@ def test_fake_signs_with_the_secret_it_puts_in_settings(stripe_fake: FakeStripe)
     assert stripe.Webhook.construct_event(payload, header, stripe_fake.webhook_secret).type == (
         "customer.subscription.deleted"
     )
+
+
+# --- Payment mode and refunds -------------------------------------------------------
+
+
+def _paid_once(fake: FakeStripe, amount: int = 12000) -> tuple[stripe.checkout.Session, list]:
+    price = fake.add_price(amount, interval=None, nickname="Standard ticket")
+    session = stripe.checkout.Session.create(
+        api_key=fake.secret_key,
+        mode="payment",
+        line_items=[{"price": price["id"], "quantity": 1}],
+        success_url="https://mensc.test/events/retreat/paid/",
+        cancel_url="https://mensc.test/events/retreat/",
+        metadata={"purpose": "ticket", "reference": "7"},
+        payment_intent_data={"metadata": {"reference": "7"}},
+    )
+    return session, fake.complete_checkout(session.id)
+
+
+def test_a_payment_mode_session_is_paid_at_once_with_a_charge(stripe_fake: FakeStripe) -> None:
+    session, events = _paid_once(stripe_fake)
+
+    assert [e["type"] for e in events] == ["payment_intent.succeeded", "checkout.session.completed"]
+    paid = events[1]["data"]["object"]
+    assert (paid["mode"], paid["status"], paid["payment_status"]) == ("payment", "complete", "paid")
+    assert paid["metadata"] == {"purpose": "ticket", "reference": "7"}
+    intent = stripe.PaymentIntent.retrieve(paid["payment_intent"], api_key=stripe_fake.secret_key)
+    assert (intent.status, intent.amount_received) == ("succeeded", 12000)
+    assert intent.metadata.to_dict() == {"reference": "7"}
+    assert stripe_fake.get(intent.latest_charge)["amount_captured"] == 12000
+    assert session.customer_creation == "if_required"
+
+
+def test_payment_mode_refuses_a_recurring_price(stripe_fake: FakeStripe) -> None:
+    price = stripe_fake.add_price(1500)
+    with pytest.raises(stripe.InvalidRequestError, match="passed a recurring price"):
+        stripe.checkout.Session.create(
+            api_key=stripe_fake.secret_key,
+            mode="payment",
+            line_items=[{"price": price["id"], "quantity": 1}],
+            success_url="https://mensc.test/",
+        )
+
+
+def test_a_session_expires_at_most_a_day_and_at_least_half_an_hour_ahead(
+    stripe_fake: FakeStripe,
+) -> None:
+    price = stripe_fake.add_price(1500, interval=None)
+    for expires_at in (int(time.time()) + 60, int(time.time()) + 2 * 86_400):
+        with pytest.raises(stripe.InvalidRequestError, match="between 30 minutes and 24 hours"):
+            stripe.checkout.Session.create(
+                api_key=stripe_fake.secret_key,
+                mode="payment",
+                line_items=[{"price": price["id"], "quantity": 1}],
+                success_url="https://mensc.test/",
+                expires_at=expires_at,
+            )
+
+
+def test_an_expired_payment_session_can_no_longer_be_paid(stripe_fake: FakeStripe) -> None:
+    price = stripe_fake.add_price(1500, interval=None)
+    session = stripe.checkout.Session.create(
+        api_key=stripe_fake.secret_key,
+        mode="payment",
+        line_items=[{"price": price["id"], "quantity": 1}],
+        success_url="https://mensc.test/",
+    )
+
+    expired = stripe.checkout.Session.expire(session.id, api_key=stripe_fake.secret_key)
+
+    assert (expired.status, expired.url) == ("expired", None)
+    assert [e["type"] for e in stripe_fake.events][-1] == "checkout.session.expired"
+    with pytest.raises(stripe.InvalidRequestError, match='status of "expired"'):
+        stripe.checkout.Session.expire(session.id, api_key=stripe_fake.secret_key)
+    page = requests.get(f"{stripe_fake.base_url}/checkout/{session.id}", timeout=5)
+    assert page.status_code == 404
+
+
+def test_a_refund_by_payment_intent_is_whole_once_and_idempotent(stripe_fake: FakeStripe) -> None:
+    _, events = _paid_once(stripe_fake)
+    intent_id = events[1]["data"]["object"]["payment_intent"]
+    key = stripe_fake.secret_key
+
+    refund = stripe.Refund.create(api_key=key, payment_intent=intent_id, idempotency_key="r-7")
+    again = stripe.Refund.create(api_key=key, payment_intent=intent_id, idempotency_key="r-7")
+
+    assert (refund.amount, refund.status, refund.payment_intent) == (12000, "succeeded", intent_id)
+    assert again.id == refund.id  # the same request replayed, not a second refund
+    assert len(stripe_fake.events_of("refund.created")) == 1
+    assert stripe_fake.get(refund.charge)["refunded"] is True
+    with pytest.raises(stripe.InvalidRequestError, match="already been refunded") as error:
+        stripe.Refund.create(api_key=key, payment_intent=intent_id, idempotency_key="r-other")
+    assert error.value.code == "charge_already_refunded"
+    listed = stripe.Refund.list(api_key=key, payment_intent=intent_id)
+    assert [r.id for r in listed.data] == [refund.id]
+
+
+def test_a_refund_needs_a_paid_intent(stripe_fake: FakeStripe) -> None:
+    with pytest.raises(stripe.InvalidRequestError, match="No such payment_intent"):
+        stripe.Refund.create(api_key=stripe_fake.secret_key, payment_intent="pi_nothing")

@@ -169,7 +169,12 @@ LISTS = [
 def test_the_migration_gives_the_facilitators_group_its_permissions(world: World) -> None:
     group = facilitators_group()
 
-    codenames = set(group.permissions.values_list("codename", flat=True))
+    # Its circles permissions (events adds its own: a circle's facilitators run its events).
+    codenames = set(
+        group.permissions.filter(content_type__app_label="circles").values_list(
+            "codename", flat=True
+        )
+    )
 
     assert codenames == FACILITATOR_PERMISSIONS
     assert not Permission.objects.filter(group=group, codename__startswith="delete_circle")

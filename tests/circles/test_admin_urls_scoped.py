@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from billing.models import DuesTier, OfflinePayment, Scholarship
 from circles.models import Agreement, Circle, FacilitatorNote, Meeting, Membership
+from events.models import Event, Registration
 from tests.circles.test_admin_access import World, make_world
 from tests.conftest import signed_in
 
@@ -36,7 +37,7 @@ MISSING = "987654321"
 # Everything of circle B's that Al must never read (each B name contains "Birch").
 SECRETS = ("Birch", "birch-circle", "member-b@", "asker-b@", "fac-b@")
 # Models Al works with: an object outside his circles is simply not found.
-SCOPED = {Circle, Membership, Meeting, Agreement, FacilitatorNote}
+SCOPED = {Circle, Membership, Meeting, Agreement, FacilitatorNote, Event, Registration}
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
@@ -49,7 +50,20 @@ def b_objects(world: World) -> dict[type[models.Model], models.Model]:
     """One object of circle B's (or of its people) for each model that has one."""
     b = world.b
     today = timezone.localdate()
+    # Birch's own event (its facilitator Ben organises it), and its member registered.
+    starts = timezone.now() + timedelta(days=10)
+    event = Event.objects.create(
+        title="Birch day out",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=5),
+        capacity=10,
+        visibility=Event.Visibility.CIRCLE,
+        circle=b.circle,
+        status=Event.Status.OPEN,
+    )
     return {
+        Event: event,
+        Registration: Registration.objects.create(event=event, user=b.member),
         Circle: b.circle,
         Membership: b.request,
         Meeting: b.meeting,
@@ -157,7 +171,10 @@ def test_every_admin_url_of_another_circles_objects_is_not_found_for_a_facilitat
 def test_no_admin_page_without_an_object_shows_another_circle(world: World) -> None:
     b_objects(world)
     client = signed_in(world.a.facilitator)
-    pages = ["/admin/", *(f"/admin/{app}/" for app in ("auth", "accounts", "circles", "billing"))]
+    pages = [
+        "/admin/",
+        *(f"/admin/{app}/" for app in ("auth", "accounts", "circles", "billing", "events")),
+    ]
     for route, _pattern, _model in admin_routes():
         if not PARAMETER.findall(route) and "(?P<" not in route and "logout" not in route:
             pages.append(route)

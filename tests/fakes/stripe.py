@@ -17,6 +17,11 @@ simulated by helpers that return the webhook events Stripe would send:
             client.post(webhook_url, payload, content_type="application/json",
                         HTTP_STRIPE_SIGNATURE=signature)
 
+Checkout Sessions come in subscription mode (dues) and payment mode (a
+ticket: one-time prices, `payment_intent_data`, a payment intent and charge
+when paid); `POST /v1/checkout/sessions/<id>/expire` and `POST /v1/refunds`
+(by payment intent or charge, idempotent like every POST) are modelled too.
+
 A browser sent to a Checkout Session's `url` gets a hosted page stand-in with
 the amount, "Pay" and "Cancel". Pay completes the session (as
 `complete_checkout`), POSTs the events, signed, to `fake.webhook_url` when one
@@ -80,6 +85,7 @@ _ID_LENGTHS = {
     "acct": 16,
     "bpc": 24,
     "bps": 24,
+    "ch": 24,
     "cs_test": 58,
     "cus": 14,
     "evt": 24,
@@ -91,6 +97,7 @@ _ID_LENGTHS = {
     "pm": 24,
     "price": 24,
     "prod": 14,
+    "re": 24,
     "req": 14,
     "si": 14,
     "sub": 24,
@@ -319,6 +326,7 @@ class FakeStripe(ServedFake):
         self._order: dict[str, int] = {}
         self._children: dict[str, list[str]] = {}  # sub → items, invoice → lines, ...
         self._subscription_data: dict[str, Json] = {}  # a Checkout Session's, by its id
+        self._payment_intent_data: dict[str, Json] = {}  # the same, in payment mode
         self._portal_configuration = _new_id("bpc")
         self._idempotent: dict[str, tuple[str, int, bytes]] = {}
         self._fail_next: list[StripeAPIError] = []
@@ -473,12 +481,19 @@ class FakeStripe(ServedFake):
         session completes (as with a delayed payment method): the session is
         "unpaid", the subscription "incomplete", the invoice "open", and the last
         event is `invoice.payment_failed`.
+
+        A session in payment mode is paid at once instead: its payment intent
+        succeeds with a charge, and the events are `payment_intent.succeeded` and
+        `checkout.session.completed` (`fail_payment` is for subscriptions only).
         """
         with self._lock:
             session = self._objects.get(session_id)
             if session is None or session["object"] != "checkout.session":
                 raise KeyError(f"no checkout session {session_id}")
             assert session["status"] == "open", f"session is {session['status']}"
+            if session["mode"] == "payment":
+                assert not fail_payment, "fail_payment is modelled for subscriptions only"
+                return self._complete_payment(session)
             now = self._now()
             customer = self._checkout_customer(session)
             method = self._new_payment_method(customer["id"])
@@ -509,6 +524,67 @@ class FakeStripe(ServedFake):
                 self._event("customer.subscription.created", subscription),
                 self._event("invoice.payment_failed" if failed else "invoice.paid", invoice),
             ]
+
+    def _complete_payment(self, session: Json) -> list[Json]:
+        customer = self._checkout_customer(session)
+        method = self._new_payment_method(customer["id"])
+        settings = self._payment_intent_data[session["id"]]
+        intent = self._insert(
+            {
+                **self._payment_intent_fields(
+                    amount=session["amount_total"],
+                    currency=session["currency"],
+                    customer_id=customer["id"],
+                    method_id=method["id"],
+                    description=settings["description"],
+                ),
+                "metadata": copy.deepcopy(settings["metadata"]),
+                "setup_future_usage": None,
+            }
+        )
+        charge = self._insert(
+            {
+                "id": _new_id("ch"),
+                "object": "charge",
+                "amount": intent["amount"],
+                "amount_captured": intent["amount"],
+                "amount_refunded": 0,
+                "captured": True,
+                "created": self._now(),
+                "currency": intent["currency"],
+                "customer": customer["id"],
+                "livemode": False,
+                "metadata": copy.deepcopy(intent["metadata"]),
+                "paid": True,
+                "payment_intent": intent["id"],
+                "payment_method": method["id"],
+                "refunded": False,
+                "status": "succeeded",
+            }
+        )
+        intent.update(
+            {
+                "amount_received": intent["amount"],
+                "latest_charge": charge["id"],
+                "status": "succeeded",
+            }
+        )
+        session.update(
+            {
+                "customer": customer["id"],
+                "customer_details": self._customer_details(customer),
+                "payment_intent": intent["id"],
+                "payment_status": "paid",
+                "status": "complete",
+                "url": None,
+            }
+        )
+        if customer["currency"] is None:
+            customer["currency"] = session["currency"]
+        return [
+            self._event("payment_intent.succeeded", intent),
+            self._event("checkout.session.completed", session),
+        ]
 
     def renew_subscription(self, subscription_id: str) -> list[Json]:
         """A period ends and the renewal is paid.
@@ -671,6 +747,10 @@ class FakeStripe(ServedFake):
             ("GET", "/v1/invoice_payments", self._api_list_invoice_payments),
             ("GET", f"/v1/invoice_payments/{id_}", self._retriever("invoice_payment")),
             ("GET", f"/v1/payment_intents/{id_}", self._retriever("payment_intent")),
+            ("GET", f"/v1/charges/{id_}", self._retriever("charge")),
+            ("POST", "/v1/refunds", self._api_create_refund),
+            ("GET", "/v1/refunds", self._api_list_refunds),
+            ("GET", f"/v1/refunds/{id_}", self._retriever("refund")),
             ("GET", f"/v1/payment_methods/{id_}", self._retriever("payment_method")),
             ("GET", "/v1/events", self._api_list_events),
             ("GET", f"/v1/events/{id_}", self._retriever("event")),
@@ -1205,8 +1285,10 @@ class FakeStripe(ServedFake):
         mode = params.get("mode")
         if mode is None:
             raise _required("mode")
-        if mode != "subscription":
-            raise _invalid("mode", f"The Stripe fake models mode=subscription only, not {mode!r}.")
+        if mode not in ("subscription", "payment"):
+            raise _invalid(
+                "mode", f"The Stripe fake models mode=subscription and payment only, not {mode!r}."
+            )
         if "customer" in params and "customer_email" in params:
             raise _invalid(
                 "customer_email",
@@ -1248,16 +1330,27 @@ class FakeStripe(ServedFake):
                     f"{prefix}[quantity]", "This value must be greater than or equal to 1."
                 )
             items.append((price, quantity))
-        if not any(price["recurring"] for price, _ in items):
+        if mode == "payment" and any(price["recurring"] for price, _ in items):
+            raise _invalid(
+                "line_items",
+                "You specified `payment` mode but passed a recurring price. Either switch to "
+                "`subscription` mode or use only one-time prices.",
+            )
+        if mode == "subscription" and not any(price["recurring"] for price, _ in items):
             raise _invalid(
                 "line_items",
                 "You must provide at least one recurring price in `subscription` mode when "
                 "using prices.",
             )
-        if not all(price["recurring"] for price, _ in items):
+        if mode == "subscription" and not all(price["recurring"] for price, _ in items):
             raise _invalid(
                 "line_items",
                 "The Stripe fake models recurring prices only in subscription mode.",
+            )
+        if mode == "subscription" and "payment_intent_data" in params:
+            raise _invalid(
+                "payment_intent_data",
+                "You can not pass `payment_intent_data` in `subscription` mode.",
             )
         currencies = {price["currency"] for price, _ in items}
         if len(currencies) > 1:
@@ -1270,8 +1363,16 @@ class FakeStripe(ServedFake):
                 "client_reference_id", "client_reference_id must be at most 200 characters."
             )
         subscription_data = _dict(params.get("subscription_data", {}), "subscription_data")
-        total = sum(price["unit_amount"] * quantity for price, quantity in items)
+        intent_data = _dict(params.get("payment_intent_data", {}), "payment_intent_data")
         now = self._now()
+        expires_at = _int(params.get("expires_at", now + 86_400), "expires_at")
+        if not now + 1800 <= expires_at <= now + 86_400:
+            raise _invalid(
+                "expires_at",
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+                "Checkout Session creation.",
+            )
+        total = sum(price["unit_amount"] * quantity for price, quantity in items)
         session_id = _new_id("cs_test")
         session = self._insert(
             {
@@ -1294,11 +1395,13 @@ class FakeStripe(ServedFake):
                     **_nulls("after_submit shipping_address submit terms_of_service_acceptance"),
                 },
                 "customer": customer["id"] if customer else None,
-                "customer_creation": None if customer else "always",
+                "customer_creation": None
+                if customer
+                else ("if_required" if mode == "payment" else "always"),
                 "customer_details": self._customer_details(customer) if customer else None,
                 "customer_email": params.get("customer_email"),
                 "discounts": [],
-                "expires_at": _int(params.get("expires_at", now + 86_400), "expires_at"),
+                "expires_at": expires_at,
                 "livemode": False,
                 "locale": params.get("locale"),
                 "metadata": _merge_metadata({}, params.get("metadata", {})),
@@ -1347,7 +1450,11 @@ class FakeStripe(ServedFake):
             )["id"]
             for price, quantity in items
         ]
-        # What Checkout will put on the subscription it creates.
+        # What Checkout will put on the payment intent or subscription it creates.
+        self._payment_intent_data[session_id] = {
+            "metadata": _merge_metadata({}, intent_data.get("metadata", {})),
+            "description": intent_data.get("description"),
+        }
         self._subscription_data[session_id] = {
             "metadata": _merge_metadata({}, subscription_data.get("metadata", {})),
             "trial_period_days": subscription_data.get("trial_period_days"),
@@ -1717,36 +1824,53 @@ class FakeStripe(ServedFake):
 
     def _new_payment_intent(self, invoice: Json, method_id: str | None) -> Json:
         return self._insert(
-            {
-                "id": _new_id("pi"),
-                "object": "payment_intent",
-                "amount": invoice["amount_due"],
-                "amount_capturable": 0,
-                "amount_details": {"tip": {}},
-                "amount_received": 0,
-                "capture_method": "automatic",
-                "client_secret": f"pi_secret_{secrets.token_hex(12)}",
-                "confirmation_method": "automatic",
-                "created": self._now(),
-                "currency": invoice["currency"],
-                "customer": invoice["customer"],
-                "description": "Subscription creation"
+            self._payment_intent_fields(
+                amount=invoice["amount_due"],
+                currency=invoice["currency"],
+                customer_id=invoice["customer"],
+                method_id=method_id,
+                description="Subscription creation"
                 if invoice["billing_reason"] == "subscription_create"
                 else "Subscription update",
-                "livemode": False,
-                "metadata": {},
-                "payment_method": method_id,
-                "payment_method_types": ["card"],
-                "setup_future_usage": "off_session",
-                "status": "requires_confirmation",
-                **_nulls(
-                    "application application_fee_amount automatic_payment_methods canceled_at "
-                    "cancellation_reason last_payment_error latest_charge next_action "
-                    "on_behalf_of processing receipt_email review shipping statement_descriptor "
-                    "statement_descriptor_suffix transfer_data transfer_group"
-                ),
-            }
+            )
         )
+
+    def _payment_intent_fields(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        method_id: str | None,
+        description: str | None,
+    ) -> Json:
+        return {
+            "id": _new_id("pi"),
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_details": {"tip": {}},
+            "amount_received": 0,
+            "capture_method": "automatic",
+            "client_secret": f"pi_secret_{secrets.token_hex(12)}",
+            "confirmation_method": "automatic",
+            "created": self._now(),
+            "currency": currency,
+            "customer": customer_id,
+            "description": description,
+            "livemode": False,
+            "metadata": {},
+            "payment_method": method_id,
+            "payment_method_types": ["card"],
+            "setup_future_usage": "off_session",
+            "status": "requires_confirmation",
+            **_nulls(
+                "application application_fee_amount automatic_payment_methods canceled_at "
+                "cancellation_reason last_payment_error latest_charge next_action "
+                "on_behalf_of processing receipt_email review shipping statement_descriptor "
+                "statement_descriptor_suffix transfer_data transfer_group"
+            ),
+        }
 
     def _settle(self, invoice: Json, intent: Json | None) -> None:
         now = self._now()
@@ -1998,6 +2122,83 @@ class FakeStripe(ServedFake):
             filters=frozenset({"invoice"}),
         )
 
+    # --- Refunds --------------------------------------------------------------------
+
+    def _api_create_refund(self, params: Json) -> Json:
+        """A refund of a charge, named by it or by its payment intent, in full or in part."""
+        self._check(params, _allowed(stripe_params.RefundCreateParams))
+        if "charge" in params and "payment_intent" in params:
+            raise _invalid(
+                "payment_intent",
+                "You may only specify one of these parameters: charge, payment_intent.",
+            )
+        if "payment_intent" in params:
+            intent = self._get("payment_intent", params["payment_intent"], "payment_intent")
+            if not intent["latest_charge"]:
+                raise _invalid(
+                    "payment_intent",
+                    f"This PaymentIntent ({intent['id']}) does not have a successful charge "
+                    "to refund.",
+                )
+            charge = self._objects[intent["latest_charge"]]
+        elif "charge" in params:
+            charge = self._get("charge", params["charge"], "charge")
+        else:
+            raise _required("charge")
+        left = charge["amount_captured"] - charge["amount_refunded"]
+        if left <= 0:
+            raise StripeAPIError(
+                400,
+                f"Charge {charge['id']} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        amount = _int(params.get("amount", left), "amount")
+        if not 1 <= amount <= left:
+            raise _invalid(
+                "amount",
+                f"Refund amount ({_money(amount, charge['currency'])}) is greater than "
+                f"unrefunded amount on charge ({_money(left, charge['currency'])})",
+            )
+        reasons = ("duplicate", "fraudulent", "requested_by_customer")
+        if params.get("reason") is not None and params["reason"] not in reasons:
+            raise _invalid("reason", f"Invalid reason: must be one of {', '.join(reasons)}")
+        refund = self._insert(
+            {
+                "id": _new_id("re"),
+                "object": "refund",
+                "amount": amount,
+                "charge": charge["id"],
+                "created": self._now(),
+                "currency": charge["currency"],
+                "metadata": _merge_metadata({}, params.get("metadata", {})),
+                "payment_intent": charge["payment_intent"],
+                "reason": params.get("reason"),
+                "status": "succeeded",
+                **_nulls(
+                    "balance_transaction destination_details receipt_number "
+                    "source_transfer_reversal transfer_reversal"
+                ),
+            }
+        )
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
+        self._event("refund.created", refund)
+        self._event("charge.refunded", charge)
+        return self._answer(refund, params)
+
+    def _api_list_refunds(self, params: Json) -> Json:
+        refunds = self._of("refund")
+        for field in ("charge", "payment_intent"):
+            if field in params:
+                refunds = [r for r in refunds if r[field] == params[field]]
+        return self._paginate(
+            "/v1/refunds",
+            refunds,
+            params,
+            allowed=_allowed(stripe_params.RefundListParams),
+            filters=frozenset({"charge", "payment_intent"}),
+        )
+
     def _api_list_events(self, params: Json) -> Json:
         events = self._of("event")
         if "type" in params:
@@ -2079,11 +2280,12 @@ class FakeStripe(ServedFake):
         for item_id in self._children[session["id"]]:
             item = self._objects[item_id]
             recurring = self._objects[item["price"]]["recurring"]
-            every = (
-                f"every {recurring['interval_count']} {recurring['interval']}s"
-                if recurring["interval_count"] > 1
-                else f"a {recurring['interval']}"
-            )
+            if recurring is None:
+                every = "once"
+            elif recurring["interval_count"] > 1:
+                every = f"every {recurring['interval_count']} {recurring['interval']}s"
+            else:
+                every = f"a {recurring['interval']}"
             amount = _money(item["amount_total"], item["currency"])
             lines.append(f"<li>{html.escape(item['description'])}: {amount} {every}</li>")
         total = _money(session["amount_total"], session["currency"])

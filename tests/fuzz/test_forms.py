@@ -30,8 +30,11 @@ from accounts.tokens import invitation_token, password_reset_token
 from billing.models import DuesTier, OfflinePayment, Scholarship
 from circles import services
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
+from events import services as event_services
+from events.models import TicketTier
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
 from tests.conftest import PASSWORD, force_signed_in, make_user
+from tests.events.conftest import make_event
 from tests.fuzz.conftest import facilitators_group, fuzz_settings, rolled_back
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -201,6 +204,9 @@ FORMS = [
     ),
     Form("/billing/checkout/{tier}/", "member"),
     Form("/billing/portal/", "member"),
+    # Paying for an event (his seat held)
+    Form("/events/{retreat}/checkout/", "member"),
+    Form("/events/{retreat}/free-place/", "member", {"reason": TEXT}),
     # The facilitator's admin: requests, meetings, attendance, messages, notes, agreements
     Form(
         "/admin/circles/membership/",
@@ -373,6 +379,12 @@ def world() -> World:
         circle_id=circle.pk, member_id=member.pk, author_id=facilitator.pk, text="Quiet."
     )
     scholarship = Scholarship.objects.create(user=member, reason="Between jobs")
+    retreat = make_event(title="Weekend retreat")
+    event_services.register(
+        event=retreat,
+        user=member,
+        tier=TicketTier.objects.create(event=retreat, name="Standard", amount_cents=15000),
+    )
     tier = DuesTier.objects.create(name="Standard", amount_cents=1500, stripe_price_id="price_1")
     treasurer = make_user("tina@example.com", is_staff=True)
     treasurer.groups.add(Group.objects.get_or_create(name="Treasurers")[0])
@@ -401,6 +413,7 @@ def world() -> World:
             "past_meeting": past.pk,
             "attendance": attendance.pk,
             "scholarship": scholarship.pk,
+            "retreat": retreat.slug,
             "tier": tier.pk,
             "reset_uid": uid,
             "verify_token": account_services.verification_token(newcomer),
