@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "accounts",
     "circles",
     "billing",
+    "events",
     "demo",
     "mensc.apps.AdminConfig",  # django.contrib.admin with our site (mensc.admin_site)
     "django.contrib.auth",

@@ -37,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("accounts/", include("accounts.urls")),
     path("", include("circles.urls")),
+    path("", include("events.urls")),
     path("billing/", include("billing.urls")),
     path("stripe/webhook/", billing_views.stripe_webhook, name="stripe_webhook"),
     path("webhooks/", include("notifications.urls")),

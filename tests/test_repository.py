@@ -40,7 +40,7 @@ def test_every_model_change_has_a_committed_migration() -> None:
         pytest.fail("a model change has no migration: run makemigrations and commit it")
 
 
-PACKAGES = ("mensc", "demo", "circles", "billing", "accounts", "notifications")
+PACKAGES = ("mensc", "demo", "events", "circles", "billing", "accounts", "notifications")
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "events"
+    verbose_name = "Events"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from events import groups
+
+        post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")

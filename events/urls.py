@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from events import views
+
+app_name = "events"
+
+urlpatterns = [
+    path("events/", views.directory, name="directory"),
+    path("events/<slug:slug>/", views.detail, name="detail"),
+]
