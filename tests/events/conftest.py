@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from django.utils import timezone
 from accounts.models import User
 from events.groups import GROUP as ORGANISERS
 from events.models import Event, Question, Registration, TicketTier
-from tests.circles.conftest import make_verified
+from tests.circles.conftest import make_circle, make_facilitator, make_verified
+from tests.conftest import make_user
 
 _counter = iter(range(1, 10_000))
 
@@ -67,3 +69,28 @@ def make_organiser(email: str, event: Event | None = None) -> User:
 @pytest.fixture
 def event(db: None) -> Event:
     return make_event(title="Open evening in Brooklyn")
+
+
+@dataclass
+class People:
+    """The personas every page and endpoint is tested by."""
+
+    member: User  # verified, signed in, not registered
+    registered: User  # confirmed on the event
+    organiser: User  # named on the event, staff in "Organisers"
+    other_facilitator: User  # staff, facilitates another circle
+    unverified: User
+
+
+@pytest.fixture
+def people(event: Event) -> People:
+    other_circle = make_circle(name="Queens Monday", slug="queens-monday")
+    registered = make_verified("reg@example.com", full_name="Rex Registered")
+    register_directly(event, registered)
+    return People(
+        member=make_verified("mem@example.com", full_name="Max Member"),
+        registered=registered,
+        organiser=make_organiser("org@example.com", event),
+        other_facilitator=make_facilitator("fac@example.com", other_circle),
+        unverified=make_user("unv@example.com", full_name="Uno Unverified"),
+    )
