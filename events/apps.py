@@ -10,6 +10,8 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from events import groups
+        from events import calendar, groups
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
+        # His confirmed events in his personal calendar feed (circles.calendar).
+        calendar.register()

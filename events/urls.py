@@ -9,4 +9,5 @@ app_name = "events"
 urlpatterns = [
     path("events/", views.directory, name="directory"),
     path("events/<slug:slug>/", views.detail, name="detail"),
+    path("events/<slug:slug>/event.ics", views.event_ics, name="ics"),
 ]
