@@ -342,3 +342,24 @@ def test_a_man_who_deletes_his_account_is_forgotten_in_every_email_listing_him(
         assert (row.subject, row.body, row.html_body) == ("", "", ""), row.kind
     unrelated.refresh_from_db()
     assert unrelated.body == answer_link(other)
+
+
+def test_the_at_risk_page_marks_a_request_waiting_a_week_for_who_may_answer_it(
+    circle: Circle, facilitator: User, dan: User, boss: User
+) -> None:
+    other_lead = make_facilitator("olaf@example.com", make_circle(slug="astoria"))
+    old = ask(dan, circle, at=timezone.now() - timedelta(days=7, hours=1))
+    ask(
+        make_verified("eli@example.com", full_name="Eli Waits"),
+        circle,
+        at=timezone.now() - timedelta(days=4),
+    )
+    url = "/admin/circles/circle/at-risk/"
+
+    for reader in (boss, facilitator):
+        page = force_signed_in(reader).get(url).content.decode()
+        assert page.count('class="overdue"') == 1, reader.email
+        assert answer_link(old) in page
+    page = force_signed_in(other_lead).get(url).content.decode()
+    assert answer_link(old) not in page and 'class="overdue"' not in page
+    assert Client().get(url).status_code == 302
