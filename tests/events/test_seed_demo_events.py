@@ -107,8 +107,12 @@ def test_the_retreat_is_paid_on_a_sliding_scale_full_and_has_a_waitlist(debug: N
         paid = registration.payment == Registration.Payment.PAID
         assert registration.amount_cents == (registration.tier.amount_cents if paid else 0)
         assert registration.answers.count() == 2
-    waitlist = list(retreat.registrations.waitlist().values_list("user__email", flat=True))
+    waitlist = list(retreat.registrations.waitlist().select_related("tier"))
     assert len(waitlist) == 2
+    for waiting in waitlist:  # as registering left him: his tier and answers, not paid yet
+        assert waiting.payment == Registration.Payment.PENDING
+        assert waiting.amount_cents == waiting.tier.amount_cents
+        assert waiting.answers.count() == 2
     # Nobody both holds a seat and waits, and nobody is on a list twice.
     emails = list(retreat.registrations.values_list("user__email", flat=True))
     assert len(emails) == len(set(emails))

@@ -230,7 +230,8 @@ class EventSpec:
     questions: list[tuple[str, str]] = field(default_factory=list)
     # (email, tier name or "", payment, {question label: answer}), in the order they came.
     confirmed: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
-    waitlisted: list[str] = field(default_factory=list)
+    # (email, tier name or "", {question label: answer}): waiting, in the order they came.
+    waitlisted: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
 
 DIETARY, EMERGENCY = "Any dietary needs?", "Who should we call in an emergency?"
@@ -327,7 +328,18 @@ EVENTS = [
                 {DIETARY: "Gluten free", EMERGENCY: "Mary Walsh, +1 415 555 0155"},
             ),
         ],
-        waitlisted=["james.patel@example.com", "nathan.tran@example.com"],
+        waitlisted=[
+            (
+                "james.patel@example.com",
+                "Standard",
+                {DIETARY: "None", EMERGENCY: "Priya Patel, +44 20 7946 0321"},
+            ),
+            (
+                "nathan.tran@example.com",
+                "Supported",
+                {DIETARY: "Vegan", EMERGENCY: "Linh Tran, +61 2 5550 1234"},
+            ),
+        ],
     ),
 ]
 
@@ -638,16 +650,28 @@ def ensure_event(spec: EventSpec, users: dict[str, User]) -> bool:
         for i, (label, kind) in enumerate(spec.questions)
     }
     now = timezone.now()
-    for i, (email, tier_name, payment, answers) in enumerate(spec.confirmed):
+    # As the services leave them: the confirmed first, then the waitlist, each with his
+    # tier and answers (a waiting man pays only once a seat is his).
+    people = [
+        (email, tier, payment, answers, Registration.Status.CONFIRMED, 20)
+        for email, tier, payment, answers in spec.confirmed
+    ] + [
+        (email, tier, "", answers, Registration.Status.WAITLISTED, 5)
+        for email, tier, answers in spec.waitlisted
+    ]
+    for i, (email, tier_name, payment, answers, status, days_ago) in enumerate(people):
         tier = tiers.get(tier_name)
+        if not payment:
+            payment = Registration.Payment.PENDING if tier else Registration.Payment.FREE
+        free = payment in (Registration.Payment.FREE, Registration.Payment.FREE_PLACE)
         registration = Registration.objects.create(
             event=event,
             user=users[email],
-            status=Registration.Status.CONFIRMED,
+            status=status,
             tier=tier,
-            amount_cents=tier.amount_cents if tier and payment == Registration.Payment.PAID else 0,
+            amount_cents=0 if tier is None or free else tier.amount_cents,
             payment=payment,
-            created_at=now - timedelta(days=20 - i),
+            created_at=now - timedelta(days=days_ago, hours=-i),
         )
         Answer.objects.bulk_create(
             [
@@ -655,16 +679,4 @@ def ensure_event(spec: EventSpec, users: dict[str, User]) -> bool:
                 for label, value in answers.items()
             ]
         )
-    Registration.objects.bulk_create(
-        [
-            Registration(
-                event=event,
-                user=users[email],
-                status=Registration.Status.WAITLISTED,
-                payment=Registration.Payment.PENDING if tiers else Registration.Payment.FREE,
-                created_at=now - timedelta(days=5 - i),
-            )
-            for i, email in enumerate(spec.waitlisted)
-        ]
-    )
     return True
