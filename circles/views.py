@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from circles import caching, calendar, fragments, paging, selectors, services, times
+from circles import dashboard as dashboard_sections
 from circles.forms import (
     AgreementForm,
     DirectoryFilterForm,
@@ -253,7 +254,8 @@ def sharing(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     body, dues = fragments.dashboard(request)
-    return render(request, "circles/dashboard.html", {"body": body, "dues": dues})
+    context = {"body": body, "dues": dues, "sections": dashboard_sections.render_sections(request)}
+    return render(request, "circles/dashboard.html", context)
 
 
 @login_required

@@ -24,6 +24,7 @@ run() {
 while :; do
     run send_reminders
     run expire_seat_offers
+    run expire_event_offers
     run expire_join_requests
     today="$(date -u +%Y-%m-%d)"
     if [ "$today" != "$last_daily" ]; then

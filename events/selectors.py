@@ -3,9 +3,11 @@
 Who sees an event (`visible_events`): a public event everyone; a members-only
 event every signed-in man; a circle's event that circle's members (active or
 paused, its facilitators among them), the event's organisers, staff in the
-"Organisers" group and superusers. Drafts only its organisers, on its own page
-(a preview), never in a listing. Who organises it (`is_organiser`): the men
-named on it, for a circle's event that circle's facilitators, and superusers.
+"Organisers" group and superusers. A man registered for an event (not
+cancelled) keeps seeing it, whatever changed since, so he can still cancel.
+Drafts only its organisers, on its own page (a preview), never in a listing.
+Who organises it (`is_organiser`): the men named on it, for a circle's event
+that circle's facilitators, and superusers.
 Only the men registered for it (confirmed) and its organisers read its
 address and joining details.
 """
@@ -22,7 +24,7 @@ from accounts.models import User
 from circles.models import SEARCH_CONFIG, Membership
 from circles.selectors import search_words
 from events.groups import GROUP as ORGANISERS
-from events.models import Event, Registration, search_vector
+from events.models import Answer, Event, Registration, search_vector
 
 # What a listing card (and the API's list) shows: nothing else is read.
 LISTING_COLUMNS = (
@@ -74,6 +76,7 @@ def visible_events(user: User, *, drafts: bool = False) -> QuerySet[Event]:
             | Q(visibility=Event.Visibility.CIRCLE) & in_circle
             | organises
             | _in_group(user)
+            | Exists(Registration.objects.live().filter(event_id=OuterRef("pk"), user=user))
         )
     not_draft = ~Q(status=Event.Status.DRAFT)
     return events.filter(seen & (not_draft | organises) if drafts else seen & not_draft)
@@ -147,7 +150,11 @@ def my_registration(user: User, event: Event) -> Registration | None:
         Registration.objects.live()
         .filter(event=event, user=user)
         .select_related("tier")
-        .prefetch_related(Prefetch("answers", to_attr="my_answers"))
+        .prefetch_related(
+            Prefetch(
+                "answers", queryset=Answer.objects.select_related("question"), to_attr="my_answers"
+            )
+        )
         .first()
     )
 

@@ -18,6 +18,7 @@ api_patterns = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("", include("circles.api_urls")),
+    path("", include("events.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.api_docs, name="docs"),
 ]

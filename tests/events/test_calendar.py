@@ -252,3 +252,12 @@ def test_his_feed_is_a_fixed_number_of_queries_however_many_events(
         lines = list(feed_entries(man, stamp="20260101T000000Z", host="example.com"))
 
     assert lines.count("BEGIN:VEVENT") == 6
+
+
+def test_the_event_page_links_to_its_ics_unless_cancelled(event: Event, people: People) -> None:
+    link = f'href="{ics_url(event)}"'
+
+    assert link in Client().get(f"/events/{event.slug}/").content.decode()
+    assert link in force_signed_in(people.registered).get(f"/events/{event.slug}/").content.decode()
+    Event.objects.filter(pk=event.pk).update(status=Event.Status.CANCELLED)
+    assert link not in Client().get(f"/events/{event.slug}/").content.decode()

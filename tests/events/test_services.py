@@ -188,8 +188,10 @@ def test_a_paid_event_holds_his_seat_while_he_pays() -> None:
     assert (registration.payment, registration.amount_cents) == ("pending", 15000)
     assert registration.tier == standard
     left = registration.hold_expires_at - timezone.now()
-    assert timedelta(minutes=services.HOLD_MINUTES - 1) < left <= timedelta(
-        minutes=services.HOLD_MINUTES
+    assert (
+        timedelta(minutes=services.HOLD_MINUTES - 1)
+        < left
+        <= timedelta(minutes=services.HOLD_MINUTES)
     )
     assert services.seats_taken(event) == 1
 

@@ -40,6 +40,7 @@ from accounts.authentication import token_for
 from circles import services
 from circles.models import Circle
 from tests.circles.conftest import join, make_circle, make_meeting, make_verified
+from tests.events.conftest import add_question, make_event
 from tests.fuzz.conftest import fuzz_settings, rolled_back
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -102,7 +103,8 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    """A member of a circle with a meeting coming up, an unlisted circle, another circle."""
+    """A member of a circle with a meeting coming up, an unlisted circle, another circle,
+    and an event of one seat with a required question."""
     circle = make_circle()
     services.agreement_publish(circle=circle, text="What is said here stays here.")
     man = make_verified("ben@example.com", full_name="Ben Member")
@@ -111,6 +113,9 @@ def world() -> World:
     meeting = make_meeting(circle)
     make_circle(is_listed=False)
     make_circle(status=Circle.Status.FULL)
+    # An event under the circle's slug: the events operations get a real one too.
+    event = make_event(slug=circle.slug, capacity=1)
+    add_question(event, "Dietary needs", required=True)
     access = str(token_for(man).access_token)
     return World(
         headers={"Authorization": f"Bearer {access}"},
