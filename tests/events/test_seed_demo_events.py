@@ -22,6 +22,7 @@ from demo.management.commands.seed_demo import (
 )
 from events.groups import GROUP as ORGANISERS
 from events.models import Answer, Event, Question, Registration, TicketTier
+from tests.conftest import force_signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -141,3 +142,17 @@ def test_the_events_add_no_login_and_the_demo_logins_still_sign_in(debug: None) 
     for email in (DEMO_ADMIN, DEMO_FACILITATOR, DEMO_MEMBER):
         response = Client().post("/accounts/login/", {"username": email, "password": DEMO_PASSWORD})
         assert response.status_code == 302, email
+
+
+def test_the_demo_member_finds_both_events_and_reads_the_retreats_address(debug: None) -> None:
+    seed()
+    daniel = force_signed_in(User.objects.get(email=DEMO_MEMBER))
+    retreat = Event.objects.get(slug=RETREAT)
+
+    listing = daniel.get("/events/").content.decode()
+    assert "Open evening in San Francisco" in listing and retreat.title in listing
+    page = daniel.get(f"/events/{RETREAT}/").content.decode()
+    assert "You are registered (Standard)" in page
+    assert "Redwood Hollow Retreat Center" in page
+    anonymous = Client().get("/events/").content.decode()
+    assert "Open evening in San Francisco" in anonymous and retreat.title not in anonymous
