@@ -25,7 +25,7 @@ from django.utils.html import escape
 
 from accounts.models import User
 from billing.selectors import PAST_DUE, dues_statuses
-from circles import attendance, broadcasts
+from circles import attendance, broadcasts, services
 from circles.models import Attendance, Circle, FacilitatorNote, Meeting, Membership
 from circles.selectors import public_name
 
@@ -343,7 +343,10 @@ def at_risk(circles: QuerySet[Circle]) -> list[CircleAtRisk]:
         .select_related("user")
         .order_by("requested_at", "pk")
     )
+    overdue = timezone.now() - timedelta(days=services.OVERDUE_DAYS)
     for membership in waiting:
+        # Waited a week: the superusers are reminded of it daily too (requests_nudge).
+        membership.overdue = membership.requested_at <= overdue
         report[membership.circle_id].waiting.append(membership)
     active = list(
         Membership.objects.active().filter(circle_id__in=circle_ids).select_related("user")

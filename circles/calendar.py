@@ -2,18 +2,25 @@
 
 What an event says about a man: nothing. No member's name, email or phone
 goes into a calendar; only the circle, the time, the place and a link.
+
+A man's personal feed (`feed_ics`) holds his circles' meetings and whatever
+the apps above circles add to it: each registers a feed source
+(`feed_source`) from its AppConfig.ready(), so circles imports none of them.
+They write their VEVENTs with the helpers here (escape_text, format_utc).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import User
 from circles.models import Circle, Meeting
 
 PRODID = "-//Men's Circle//mensc//EN"
@@ -53,7 +60,8 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _host() -> str:
+def site_host() -> str:
+    """The right-hand side of every UID: the site's host name."""
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
@@ -111,9 +119,18 @@ def meetings_ics(
     subscribed calendars drop it. `include_private` (members only) puts the
     private address or video link in LOCATION; otherwise only the public area.
     """
-    stamp = format_utc(timezone.now())
-    host = _host()
-    lines = [
+    stamp, host = format_utc(timezone.now()), site_host()
+    return vcalendar(
+        chain.from_iterable(
+            _event(m, include_private=include_private, stamp=stamp, host=host) for m in meetings
+        ),
+        name=name,
+    )
+
+
+def vcalendar(lines: Iterable[str], *, name: str = "Men's Circle") -> str:
+    """The VCALENDAR around `lines` (VEVENTs' content lines, unfolded), folded, CRLF ended."""
+    head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
@@ -125,7 +142,34 @@ def meetings_ics(
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
     ]
-    for meeting in meetings:
-        lines.extend(_event(meeting, include_private=include_private, stamp=stamp, host=host))
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + CRLF for line in lines)
+    return "".join(fold(line) + CRLF for line in chain(head, lines, ["END:VCALENDAR"]))
+
+
+# --- His personal feed: meetings, and what other apps add ---------------------------------
+
+# A source gives a man's own entries in his feed: VEVENT content lines (unfolded),
+# each event's private details included (the feed is his alone). Called with the
+# user and the feed's `stamp` (DTSTAMP) and `host` (for UIDs).
+FeedSource = Callable[..., Iterable[str]]
+_feed_sources: dict[str, FeedSource] = {}
+
+
+def feed_source(name: str, source: FeedSource) -> None:
+    """Add a source to every personal feed (from an AppConfig.ready()); once per name."""
+    existing = _feed_sources.get(name)
+    if existing is not None and existing is not source:
+        raise ValueError(f"calendar feed source {name!r} is registered twice")
+    _feed_sources[name] = source
+
+
+def feed_ics(user: User, meetings: Iterable[Meeting]) -> str:
+    """His personal feed: his circles' meetings, then each registered source's entries."""
+    stamp, host = format_utc(timezone.now()), site_host()
+    meeting_lines = chain.from_iterable(
+        _event(m, include_private=True, stamp=stamp, host=host) for m in meetings
+    )
+    others = (
+        source(user, stamp=stamp, host=host)
+        for _, source in sorted(_feed_sources.items(), key=lambda item: item[0])
+    )
+    return vcalendar(chain(meeting_lines, chain.from_iterable(others)))

@@ -66,8 +66,10 @@ def erase(user: User) -> None:
     # initial: precise enough to search for only with the initial).
     name = public_name(user)
     memberships = Membership.objects.filter(user=user).values_list("pk", flat=True)
+    # The daily reminders list several men, each by his request's answer link.
+    links = [f"/admin/circles/membership/{pk}/answer/" for pk in memberships]
     messages_erasure.bodies_forget(
-        naming=[name] if name.endswith(".") else [],
+        naming=([name] if name.endswith(".") else []) + links,
         subject_prefixes=[f"membership:{pk}:" for pk in memberships],
     )
 

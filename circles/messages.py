@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from accounts.models import User
 from circles import times
 from circles.models import Agreement, Meeting, Membership
 from circles.selectors import public_name, waitlist_position
@@ -35,7 +37,12 @@ KINDS = [
     MessageKind(
         name="join_request_waiting",
         preference="updates",
-        description="To facilitators: a request has waited 3 days for an answer",
+        description="To facilitators, daily: the requests waiting 3 days or more for an answer",
+    ),
+    MessageKind(
+        name="join_request_overdue",
+        preference="updates",
+        description="To superusers, daily: the requests any circle left unanswered 7 days",
     ),
     MessageKind(
         name="join_request_received",
@@ -114,29 +121,41 @@ def _request_key(membership: Membership) -> str:
     return f"membership:{membership.pk}:{membership.requested_at:%Y%m%d%H%M%S}"
 
 
-def request_nudged(membership: Membership, *, days: int) -> int:
-    """Remind the circle's facilitators of a request waiting `days`; how many were queued.
+def requests_waiting(user: User, requests: list[Membership], *, now: datetime) -> int:
+    """To a facilitator: every request his circles have left unanswered, in one email.
 
-    Each facilitator is reminded of one request once, ever (notify() queues the
-    same subject once), so the periodic command may run as often as it likes.
+    One a day (his day, in his time zone): the day is in the key, so however
+    often the scheduler runs, the message log queues it once. Returns how many
+    were queued (0 or 1).
     """
-    circle = membership.circle
-    queued = 0
-    for facilitator in circle.memberships.facilitating().select_related("user"):
-        queued += len(
-            notify(
-                user=facilitator.user,
-                kind="join_request_waiting",
-                subject_key=f"{_request_key(membership)}:nudge",
-                context={
-                    "circle": circle,
-                    "member_name": public_name(membership.user),
-                    "membership": membership,
-                    "days": days,
-                },
-            )
+    return _requests_digest(user, requests, now=now, kind="join_request_waiting")
+
+
+def requests_overdue(user: User, requests: list[Membership], *, now: datetime) -> int:
+    """To a superuser: every request left unanswered OVERDUE_DAYS, whichever circle; daily."""
+    return _requests_digest(user, requests, now=now, kind="join_request_overdue")
+
+
+def _requests_digest(user: User, requests: list[Membership], *, now: datetime, kind: str) -> int:
+    day = timezone.localtime(now, ZoneInfo(user.time_zone)).date()
+    items = [
+        {
+            "membership": m,
+            "circle": m.circle,
+            "member_name": public_name(m.user),
+            "days": (now - m.requested_at).days,
+        }
+        for m in requests
+    ]
+    # Each request's answer link is in the body: what a man's erasure finds it by.
+    return len(
+        notify(
+            user=user,
+            kind=kind,
+            subject_key=f"{kind}:{day:%Y-%m-%d}",
+            context={"requests": items, "first": items[0] if items else None},
         )
-    return queued
+    )
 
 
 def request_received(membership: Membership, *, answer_days: int) -> None:

@@ -39,8 +39,11 @@ from circles.models import (
 OFFER_HOURS = 72
 # A request unanswered this long stops holding a seat (expire_join_requests).
 REQUEST_DAYS = 14
-# What a newcomer is told, and when the facilitators are reminded (nudge_join_requests).
+# What a newcomer is told, and when his circle's facilitators start getting a daily
+# reminder of his request (requests_nudge, from expire_join_requests).
 ANSWER_DAYS = 3
+# A request waiting this long is also in the superusers' daily reminder.
+OVERDUE_DAYS = 7
 # After leaving a circle or being declined, a man waits this long to ask it again.
 COOL_DOWN_DAYS = 7
 # Requests (and waitlist places) one man may have open at once, across circles.
@@ -515,17 +518,47 @@ def requests_expire() -> int:
     return expired
 
 
-def requests_nudge() -> int:
-    """Remind facilitators of join requests waiting more than ANSWER_DAYS; how many queued.
+def requests_nudge(*, now: datetime | None = None) -> int:
+    """The daily reminders of join requests nobody answered; how many messages were queued.
 
-    Each request is nudged once per facilitator, ever (see messages.request_nudged),
-    so this may run on every scheduler pass, on several hosts at once.
+    Each facilitator whose circles hold a request waiting ANSWER_DAYS or more
+    gets one email a day listing all of them, until each is answered (or
+    expires, REQUEST_DAYS); once one has waited OVERDUE_DAYS, every superuser
+    gets one email a day listing all such requests, whichever circle. A day is
+    the recipient's own, and a message is keyed to it in the message log
+    (messages.requests_waiting), so this may run on every scheduler pass, on
+    several hosts at once: a second pass the same day queues nothing.
     """
-    cutoff = timezone.now() - timedelta(days=ANSWER_DAYS)
-    waiting = Membership.objects.filter(
-        status=Membership.Status.REQUESTED, requested_at__lte=cutoff
-    ).select_related("user", "circle")
-    return sum(messages.request_nudged(m, days=ANSWER_DAYS) for m in waiting)
+    now = now or timezone.now()
+    waiting = list(
+        Membership.objects.filter(
+            status=Membership.Status.REQUESTED,
+            requested_at__lte=now - timedelta(days=ANSWER_DAYS),
+        )
+        .select_related("user", "circle")
+        .order_by("circle__name", "circle_id", "requested_at", "pk")
+    )
+    if not waiting:
+        return 0
+    by_circle: dict[int, list[Membership]] = {}
+    for membership in waiting:
+        by_circle.setdefault(membership.circle_id, []).append(membership)
+    leads: dict[int, tuple[User, list[Membership]]] = {}
+    for lead in (
+        Membership.objects.facilitating()
+        .filter(circle_id__in=by_circle)
+        .select_related("user")
+        .order_by("user_id", "circle__name", "circle_id")
+    ):
+        leads.setdefault(lead.user_id, (lead.user, []))[1].extend(by_circle[lead.circle_id])
+    queued = sum(
+        messages.requests_waiting(user, requests, now=now) for user, requests in leads.values()
+    )
+    overdue = [m for m in waiting if m.requested_at <= now - timedelta(days=OVERDUE_DAYS)]
+    if overdue:
+        for admin in User.objects.filter(is_superuser=True, is_active=True).order_by("pk"):
+            queued += messages.requests_overdue(admin, overdue, now=now)
+    return queued
 
 
 # --- Agreements -----------------------------------------------------------------------

@@ -403,6 +403,6 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     if user is None:
         raise Http404
     meetings = selectors.calendar_meetings(user)
-    response = HttpResponse(calendar.meetings_ics(meetings, include_private=True), ICS)
+    response = HttpResponse(calendar.feed_ics(user, meetings), ICS)
     response["Cache-Control"] = "private, max-age=900"
     return response

@@ -12,8 +12,8 @@ class EventsConfig(AppConfig):
 
         from billing import payments as billing_payments
         from circles import dashboard
-        from events import dashboard as events_dashboard
         from events import (
+            calendar,
             erasure,
             facilitator_rights,
             groups,
@@ -22,12 +22,15 @@ class EventsConfig(AppConfig):
             receivers,  # noqa: F401
             signals,
         )
+        from events import dashboard as events_dashboard
         from notifications import kinds
 
         post_migrate.connect(groups.ensure, sender=self, dispatch_uid="events.groups")
         post_migrate.connect(
             facilitator_rights.ensure, sender=self, dispatch_uid="events.facilitator_rights"
         )
+        # His confirmed events in his personal calendar feed (circles.calendar).
+        calendar.register()
         dashboard.register_section(
             "events", "events/dashboard_section.html", events_dashboard.section
         )

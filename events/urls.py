@@ -16,4 +16,5 @@ urlpatterns = [
     path("events/<slug:slug>/checkout/", payment_views.checkout, name="checkout"),
     path("events/<slug:slug>/free-place/", payment_views.free_place, name="free_place"),
     path("events/<slug:slug>/paid/", payment_views.paid, name="paid"),
+    path("events/<slug:slug>/event.ics", views.event_ics, name="ics"),
 ]

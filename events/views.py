@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from circles import paging
-from events import selectors, services
+from events import calendar, selectors, services
 from events.forms import OfferForm, RegisterForm, SearchForm
 from events.models import Event, Registration
 
@@ -148,3 +148,20 @@ def answer_offer(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, services.REGISTERED)
     return redirect(event)
+
+
+ICS = "text/calendar; charset=utf-8"
+
+
+@require_GET
+def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
+    """The event for his calendar, to whoever may see it; its address and joining details
+    only to the men confirmed on it and its organisers."""
+    event = _event_or_404(request, slug)
+    organiser = selectors.is_organiser(request.user, event)
+    private = selectors.sees_private(selectors.my_registration(request.user, event), organiser)
+    response = HttpResponse(calendar.event_ics(event, include_private=private), ICS)
+    response["Content-Disposition"] = f'attachment; filename="{event.slug}.ics"'
+    # What it holds depends on who asks: no shared cache keeps it.
+    response["Cache-Control"] = "private, no-cache"
+    return response

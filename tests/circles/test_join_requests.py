@@ -1,15 +1,14 @@
 """What a newcomer is told and can do once he asks: a confirmation email saying by when he
 hears back, a short introduction only the facilitators read, a way to withdraw, a full
-circle that says "Join the waitlist" once, and facilitators reminded once after 3 days."""
+circle that says "Join the waitlist" once. The facilitators' daily reminder of a request
+waiting 3 days is in test_join_request_nudges.py."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from accounts.models import User
 from circles import services
 from circles.models import Circle, Membership
 from notifications.models import Notification
-from tests.circles.conftest import join, make_circle, make_facilitator, make_verified
+from tests.circles.conftest import join, make_circle, make_verified
 from tests.conftest import committed, force_signed_in, signed_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -36,12 +35,6 @@ def dan(db: None) -> User:
 def ask(user: User, circle: Circle, introduction: str = "") -> Membership:
     return services.membership_request(
         circle=circle, user=user, agreement_version=1, introduction=introduction
-    )
-
-
-def age(membership: Membership, days: float) -> None:
-    Membership.objects.filter(pk=membership.pk).update(
-        requested_at=timezone.now() - timedelta(days=days)
     )
 
 
@@ -257,68 +250,3 @@ def test_an_unlisted_circle_is_404_to_a_stranger(dan: User) -> None:
     make_circle(slug="hidden", is_listed=False)
 
     assert signed_in(dan).get("/circles/hidden/withdraw/").status_code == 404
-
-
-# --- The facilitators are reminded once after 3 days --------------------------------------
-
-
-def test_a_request_waiting_3_days_reminds_each_facilitator_once(
-    circle: Circle, facilitator: User, dan: User
-) -> None:
-    co = make_facilitator("cora@example.com", circle)
-    Membership.objects.filter(user=co).update(role=Membership.Role.CO_FACILITATOR)
-    fresh = ask(make_verified("fresh@example.com"), circle)
-    waiting = ask(dan, circle)
-    age(fresh, 2.9)
-    age(waiting, 3.1)
-    mail.outbox.clear()
-
-    out = StringIO()
-    with committed():
-        call_command("expire_join_requests", stdout=out)
-
-    assert "Reminded facilitators of waiting requests: 2 messages." in out.getvalue()
-    nudges = [m for m in mail.outbox if "still waiting" in m.subject]
-    assert sorted(m.to[0] for m in nudges) == sorted([facilitator.email, co.email])
-    assert nudges[0].subject == "Dan N. is still waiting to join Brooklyn Tuesday"
-    assert f"/admin/circles/membership/{waiting.pk}/answer/" in nudges[0].body
-
-    # Every later pass: never a second reminder for the same request.
-    mail.outbox.clear()
-    out = StringIO()
-    with committed():
-        call_command("expire_join_requests", stdout=out)
-        call_command("expire_join_requests", stdout=out)
-    assert mail.outbox == []
-    assert Notification.objects.filter(kind="join_request_waiting").count() == 2
-
-
-def test_a_request_asked_again_is_a_new_request_to_remind_of(
-    circle: Circle, facilitator: User, dan: User
-) -> None:
-    membership = ask(dan, circle)
-    age(membership, 4)
-    assert services.requests_nudge() == 1
-    services.membership_withdraw(membership=membership)
-    Membership.objects.filter(pk=membership.pk).update(left_at=timezone.now() - timedelta(days=8))
-    again = ask(dan, circle)
-    age(again, 3.5)  # asked at another moment than the first time
-
-    assert services.requests_nudge() == 1
-    assert services.requests_nudge() == 0
-
-
-def test_an_answered_or_waitlisted_man_is_not_a_request_to_remind_of(
-    circle: Circle, facilitator: User, dan: User
-) -> None:
-    approved = ask(make_verified("al@example.com"), circle)
-    services.membership_approve(membership=approved)
-    age(approved, 5)
-    Membership.objects.create(
-        circle=circle,
-        user=dan,
-        status=Membership.Status.WAITLISTED,
-        requested_at=timezone.now() - timedelta(days=5),
-    )
-
-    assert services.requests_nudge() == 0

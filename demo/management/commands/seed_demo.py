@@ -2,8 +2,10 @@
 
 Four circles in four time zones, each with a facilitator, members, agreements,
 a few weeks of held meetings (RSVPs and attendance) and the coming weeks
-scheduled. Everything is keyed by email or slug, so a second run creates
-nothing; a circle's history is made only when the circle itself is.
+scheduled; and two events: a free open evening and a paid weekend retreat,
+full, with a waitlist. Everything is keyed by email or slug, so a second run
+creates nothing; a circle's history and an event's registrations are made only
+when the circle or the event itself is.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import zoneinfo
 from base64 import b32encode
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +31,8 @@ from billing.models import DuesTier
 from circles import services
 from circles.models import RSVP, AgreementAcceptance, Attendance, Circle, Meeting, Membership
 from circles.scheduling import DEFAULT_WEEKS, schedule_circle
+from events.groups import GROUP as ORGANISERS_GROUP
+from events.models import Answer, Event, Question, Registration, TicketTier
 from mensc.routers import CREDS_DB
 from notifications.models import Notification
 
@@ -211,6 +215,135 @@ CIRCLES = [
 ]
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    slug: str
+    fields: dict[str, Any]
+    # Local start: weekday (Monday 0) at least `days_ahead` days from today, and how long.
+    weekday: int
+    days_ahead: int
+    start: time
+    duration: timedelta
+    organisers: list[str]
+    # (name, cents, placeholder price id): none is a free event.
+    tiers: list[tuple[str, int, str]] = field(default_factory=list)
+    questions: list[tuple[str, str]] = field(default_factory=list)
+    # (email, tier name or "", payment, {question label: answer}), in the order they came.
+    confirmed: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    # (email, tier name or "", {question label: answer}): waiting, in the order they came.
+    waitlisted: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+DIETARY, EMERGENCY = "Any dietary needs?", "Who should we call in an emergency?"
+
+EVENTS = [
+    EventSpec(
+        slug="open-evening-san-francisco",
+        fields={
+            "title": "Open evening in San Francisco",
+            "description": "Curious about sitting in a men's circle? Come and see what it is "
+            "like: a short talk, then a real circle you can speak in or just listen to. Free, "
+            "no commitment.",
+            "time_zone": "America/Los_Angeles",
+            "public_area": "Mission District, San Francisco",
+            "address": "Friends Meeting House, 65 Ninth Street, San Francisco",
+            "joining_details": "Side door, upstairs room. Doors open at 6:45 pm; tea provided.",
+            "capacity": 20,
+            "visibility": Event.Visibility.PUBLIC,
+            "status": Event.Status.OPEN,
+        },
+        weekday=3,
+        days_ahead=9,
+        start=time(19, 0),
+        duration=timedelta(hours=2, minutes=30),
+        organisers=[DEMO_FACILITATOR],
+        confirmed=[
+            ("noah.bennett@example.com", "", Registration.Payment.FREE, {}),
+            ("ravi.shah@example.com", "", Registration.Payment.FREE, {}),
+            ("tom.nguyen@example.com", "", Registration.Payment.FREE, {}),
+        ],
+    ),
+    EventSpec(
+        slug="weekend-retreat-redwoods",
+        fields={
+            "title": "Weekend retreat in the redwoods",
+            "description": "Two nights away with men from every circle: long circles, "
+            "walks among the trees, shared meals and a fire. Pay what you can on the sliding "
+            "scale; ask for a free place if money is what keeps you away.",
+            "time_zone": "America/Los_Angeles",
+            "public_area": "Sonoma County, California",
+            "address": "Redwood Hollow Retreat Center, 1200 Cazadero Highway, Cazadero, CA",
+            "joining_details": "Arrive from 4 pm on Friday; car shares are arranged by email "
+            "the week before. Bring a sleeping bag and warm layers.",
+            "capacity": 6,
+            "visibility": Event.Visibility.MEMBERS,
+            "status": Event.Status.FULL,
+        },
+        weekday=4,
+        days_ahead=35,
+        start=time(17, 0),
+        duration=timedelta(days=2, hours=-3),
+        organisers=[DEMO_ADMIN, DEMO_FACILITATOR],
+        tiers=[
+            ("Supported", 15000, "price_demo_retreat_supported"),
+            ("Standard", 30000, "price_demo_retreat_standard"),
+            ("Sponsor", 45000, "price_demo_retreat_sponsor"),
+        ],
+        questions=[(DIETARY, "dietary"), (EMERGENCY, "emergency_contact")],
+        confirmed=[
+            (
+                DEMO_MEMBER,
+                "Standard",
+                Registration.Payment.PAID,
+                {DIETARY: "Vegetarian", EMERGENCY: "Grace Kim, +1 415 555 0199"},
+            ),
+            (
+                "jorge.alvarez@example.com",
+                "Sponsor",
+                Registration.Payment.PAID,
+                {DIETARY: "None", EMERGENCY: "Lucia Alvarez, +1 415 555 0170"},
+            ),
+            (
+                "oliver.hughes@example.com",
+                "Standard",
+                Registration.Payment.PAID,
+                {DIETARY: "No nuts, please", EMERGENCY: "Emma Hughes, +44 20 7946 0958"},
+            ),
+            (
+                "samuel.okafor@example.com",
+                "Supported",
+                Registration.Payment.PAID,
+                {DIETARY: "None", EMERGENCY: "Ada Okafor, +1 415 555 0133"},
+            ),
+            (
+                "andre.jackson@example.com",
+                "Standard",
+                Registration.Payment.PAID,
+                {DIETARY: "Halal", EMERGENCY: "Tanya Jackson, +1 312 555 0121"},
+            ),
+            (
+                "ethan.walsh@example.com",
+                "Supported",
+                Registration.Payment.FREE_PLACE,
+                {DIETARY: "Gluten free", EMERGENCY: "Mary Walsh, +1 415 555 0155"},
+            ),
+        ],
+        waitlisted=[
+            (
+                "james.patel@example.com",
+                "Standard",
+                {DIETARY: "None", EMERGENCY: "Priya Patel, +44 20 7946 0321"},
+            ),
+            (
+                "nathan.tran@example.com",
+                "Supported",
+                {DIETARY: "Vegan", EMERGENCY: "Linh Tran, +61 2 5550 1234"},
+            ),
+        ],
+    ),
+]
+
+
 class Command(BaseCommand):
     help = (
         "Create demo accounts, circles and meetings (idempotent). "
@@ -230,7 +363,7 @@ class Command(BaseCommand):
             )
         with transaction.atomic(), transaction.atomic(using=CREDS_DB):
             before = Notification.objects.order_by("-pk").values_list("pk", flat=True).first()
-            accounts, circles, meetings = self.seed()
+            accounts, circles, meetings, events = self.seed()
             # The services queue real messages (join requests, cancellations);
             # demo history is not news, so none of them is delivered.
             Notification.objects.filter(pk__gt=before or 0).delete()
@@ -238,6 +371,7 @@ class Command(BaseCommand):
             f"Demo data ready ({accounts} accounts, {circles} circles, "
             f"{meetings} meetings created)."
         )
+        self.stdout.write(f"Demo events ready ({events} created): /events/")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         self.stdout.write(f"  {DEMO_ADMIN:<28} staff + superuser, /admin/")
         self.stdout.write(f"  {DEMO_FACILITATOR:<28} facilitator of {CIRCLES[0].name}, /admin/")
@@ -248,7 +382,7 @@ class Command(BaseCommand):
             "  or print the current code: .venv/bin/python manage.py demo_code"
         )
 
-    def seed(self) -> tuple[int, int, int]:
+    def seed(self) -> tuple[int, int, int, int]:
         users, accounts = ensure_users()
         ensure_authenticators(u for u in users.values() if u.is_staff or u.is_superuser)
         group, _ = Group.objects.get_or_create(name=FACILITATORS_GROUP)
@@ -273,7 +407,8 @@ class Command(BaseCommand):
             meetings += schedule_circle(circle, weeks=DEFAULT_WEEKS)
             if created:
                 seed_upcoming(circle)
-        return accounts, circles, meetings
+        events = sum(ensure_event(spec, users) for spec in EVENTS)
+        return accounts, circles, meetings, events
 
 
 def _people() -> list[tuple[str, str, dict[str, Any]]]:
@@ -475,3 +610,73 @@ def seed_upcoming(circle: Circle) -> None:
         services.meeting_cancel(
             meeting=upcoming[2], reason="Facilitator away this week: no circle. See you next time."
         )
+
+
+def ensure_event(spec: EventSpec, users: dict[str, User]) -> bool:
+    """The event, its tiers, questions, organisers and registrations; whether it was new.
+
+    Its registrations are rows as the services leave them once settled
+    (confirmed, paid or a free place, and a waitlist in the order they came),
+    written only when the event is: a second run, or an organiser's changes
+    since, are left alone.
+    """
+    zone = zoneinfo.ZoneInfo(spec.fields["time_zone"])
+    day = timezone.localdate(timezone=zone) + timedelta(days=spec.days_ahead)
+    day += timedelta(days=(spec.weekday - day.weekday()) % 7)
+    starts = timezone.make_aware(datetime.combine(day, spec.start), zone)
+    event, created = Event.objects.get_or_create(
+        slug=spec.slug,
+        defaults={"starts_at": starts, "ends_at": starts + spec.duration, **spec.fields},
+    )
+    organisers = [users[email] for email in spec.organisers]
+    Group.objects.get_or_create(name=ORGANISERS_GROUP)[0].user_set.add(*organisers)
+    if not created:
+        return False
+    event.organisers.add(*organisers)
+    if spec.fields.get("status") == Event.Status.FULL:
+        # Registration closes a week before a retreat: time to plan the meals.
+        event.registration_deadline = starts - timedelta(days=7)
+        event.save(update_fields=["registration_deadline"])
+    tiers = {
+        name: TicketTier.objects.create(
+            event=event, name=name, amount_cents=cents, stripe_price_id=price, position=i
+        )
+        for i, (name, cents, price) in enumerate(spec.tiers)
+    }
+    questions = {
+        label: Question.objects.create(
+            event=event, label=label, kind=kind, required=True, position=i
+        )
+        for i, (label, kind) in enumerate(spec.questions)
+    }
+    now = timezone.now()
+    # As the services leave them: the confirmed first, then the waitlist, each with his
+    # tier and answers (a waiting man pays only once a seat is his).
+    people = [
+        (email, tier, payment, answers, Registration.Status.CONFIRMED, 20)
+        for email, tier, payment, answers in spec.confirmed
+    ] + [
+        (email, tier, "", answers, Registration.Status.WAITLISTED, 5)
+        for email, tier, answers in spec.waitlisted
+    ]
+    for i, (email, tier_name, payment, answers, status, days_ago) in enumerate(people):
+        tier = tiers.get(tier_name)
+        if not payment:
+            payment = Registration.Payment.PENDING if tier else Registration.Payment.FREE
+        free = payment in (Registration.Payment.FREE, Registration.Payment.FREE_PLACE)
+        registration = Registration.objects.create(
+            event=event,
+            user=users[email],
+            status=status,
+            tier=tier,
+            amount_cents=0 if tier is None or free else tier.amount_cents,
+            payment=payment,
+            created_at=now - timedelta(days=days_ago, hours=-i),
+        )
+        Answer.objects.bulk_create(
+            [
+                Answer(registration=registration, question=questions[label], value=value)
+                for label, value in answers.items()
+            ]
+        )
+    return True
