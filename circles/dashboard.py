@@ -4,9 +4,10 @@ circles may not import them (the apps are layers, pyproject.toml), so each
 registers its section here from its AppConfig.ready(): a template and a
 function of the request that returns the template's context, or None to
 leave the section out. The dashboard view renders every registered section
-on each request, uncached (circles.fragments caches only circles' own
-sections, keyed on circles' scopes: a section of another app would go stale
-there), so a section should be cheap: one query.
+on each request, outside circles' cached parts (circles.fragments keys those
+on circles' scopes only: a section of another app would go stale there); a
+section caches its own context on its own scopes if it wants to (events'
+does, with circles.caching), and should be cheap when it does not: one query.
 """
 
 from __future__ import annotations

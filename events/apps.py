@@ -31,6 +31,7 @@ class EventsConfig(AppConfig):
         )
         # His confirmed events in his personal calendar feed (circles.calendar).
         calendar.register()
+        events_dashboard.connect()
         dashboard.register_section(
             "events", "events/dashboard_section.html", events_dashboard.section
         )

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from circles.services import OFFER_HOURS
+from events import dashboard as event_dashboard
 from events import selectors, signals
 from events.models import Answer, Event, Question, Registration, TicketTier
 
@@ -278,9 +279,13 @@ def _offer_free_seats(event: Event, now: datetime) -> list[Registration]:
 
 def _offers_lapse(event: Event, now: datetime) -> int:
     """Move the event's run-out offers to the back of its waitlist (event locked)."""
-    return event.registrations.filter(
+    lapsed = event.registrations.filter(
         status=Registration.Status.OFFERED, offer_expires_at__lte=now
     ).update(status=Registration.Status.WAITLISTED, offer_expires_at=None, created_at=now)
+    if lapsed:
+        # update() sends no signal: the men's dashboards forget their offers here.
+        event_dashboard.bump_all()
+    return lapsed
 
 
 @transaction.atomic
