@@ -1,7 +1,7 @@
 #!/bin/sh
 # Periodic jobs for docker compose (Kubernetes runs the same commands as CronJobs).
 # Every SCHEDULER_INTERVAL seconds (300): reminders (meetings and events) and retries, expired seat
-# offers, facilitators reminded once of requests waiting 3 days, join requests
+# offers, unpaid event holds released, event refunds retried, facilitators reminded once of requests waiting 3 days, join requests
 # unanswered for 14 days. Once a day (UTC): schedule the
 # coming weeks, purge expired credentials and old messages' bodies.
 # Every command is safe to run again or alongside another copy (row locks,
@@ -26,6 +26,8 @@ while :; do
     run send_event_reminders
     run expire_seat_offers
     run expire_event_offers
+    run expire_event_holds
+    run issue_event_refunds
     run expire_join_requests
     today="$(date -u +%Y-%m-%d)"
     if [ "$today" != "$last_daily" ]; then

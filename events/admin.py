@@ -41,7 +41,7 @@ from circles.admin import NotFoundOutsideScope, facilitated_circle_ids, scoped_c
 from circles.admin_views import BroadcastForm
 from circles.broadcasts import BROADCASTS_PER_WINDOW
 from circles.models import Membership
-from events import admin_views, broadcasts, payment_admin, payments
+from events import admin_views, broadcasts, payment_admin, payments, services
 from events import messages as event_messages
 from events.groups import GROUP as ORGANISERS
 from events.models import Answer, Event, Question, Registration, TicketTier
@@ -53,6 +53,8 @@ def known_zones() -> frozenset[str]:
     return frozenset(available_timezones())  # read from disk: once per process
 
 
+# A change to any of these may free seats for the waitlist.
+SEAT_FIELDS = {"capacity", "registration_deadline", "status"}
 CHOOSE_ONE_EVENT = "Choose one of your events to message its men."
 
 # --- Scope ------------------------------------------------------------------------------
@@ -257,6 +259,17 @@ class EventAdmin(EventScopedAdmin):
         if not change and not request.user.is_superuser:
             # Whoever makes an event organises it (else it would vanish from his list).
             event.organisers.add(request.user)
+        if change and SEAT_FIELDS & set(form.changed_data):
+            # More seats, a later deadline or an event reopened: the men waiting
+            # are offered the free seats now, as a circle's are.
+            offered = services.seat_offer_next(event=event)
+            if offered:
+                self.message_user(
+                    request,
+                    f"{event}: {len(offered)} seat{'s' if len(offered) != 1 else ''} offered "
+                    "to the men waiting.",
+                    messages.INFO,
+                )
         if change:
             changed = [name for name in event_messages.CHANGE_FIELDS if name in form.changed_data]
             told = event_messages.changed(event, changes=changed) if changed else 0

@@ -38,6 +38,7 @@ def registrations(user: User) -> list[Json]:
             "ticket": registration.tier.name if registration.tier else None,
             "amount_cents": registration.amount_cents,
             "payment": registration.payment,
+            "free_place_reason": registration.free_place_reason,
             "refunded_at": iso(registration.refunded_at),
             "arrived_at": iso(registration.arrived_at),
             "answers": [

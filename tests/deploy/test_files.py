@@ -261,6 +261,10 @@ def test_compose_and_kubernetes_run_the_same_periodic_commands() -> None:
         "expire_join_requests",
         "purge_expired_credentials",
         "purge_notifications",
+        "send_event_reminders",
+        "expire_event_offers",
+        "expire_event_holds",
+        "issue_event_refunds",
     } <= in_compose
     assert in_compose <= get_commands().keys()
 

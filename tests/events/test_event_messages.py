@@ -257,6 +257,26 @@ def test_moving_an_event_in_the_admin_tells_its_men_once_per_change() -> None:
     assert event.status == Event.Status.OPEN
 
 
+def test_more_seats_in_the_admin_are_offered_to_the_men_waiting_at_once() -> None:
+    event = make_event(title="Retreat", capacity=1)
+    olly = make_organiser("olly@example.com", event)
+    register_directly(event, man())
+    first, second, third = (
+        services.register(event=event, user=man()) for _ in range(3)
+    )  # fmt: skip
+    assert {r.status for r in (first, second, third)} == {Registration.Status.WAITLISTED}
+    client = signed_in(olly)
+
+    data = change_form_data(client, event)
+    data["capacity"] = 3
+    with committed():
+        saved = client.post(f"/admin/events/event/{event.pk}/change/", data, follow=True)
+    assert "2 seats offered to the men waiting" in saved.content.decode()
+    statuses = [Registration.objects.get(pk=r.pk).status for r in (first, second, third)]
+    assert statuses == ["offered", "offered", "waitlisted"]
+    assert ("event_offer", "email") in kinds_for(first.user)
+
+
 def test_the_cancel_action_asks_first_then_cancels_and_tells_each_man_once() -> None:
     event = make_event(title="Retreat")
     olly = make_organiser("olly@example.com", event)

@@ -58,8 +58,18 @@ def test_his_export_holds_every_registration_with_his_answers(ben) -> None:
         {"question": "Emergency contact", "kind": "emergency_contact", "answer": CONTACT},
     ]
     assert rows[1]["status"] == "cancelled" and rows[1]["answers"] == []
+    assert rows[0]["free_place_reason"] == ""
     # The event's private address is not his data.
     assert registration.event.address not in str(rows)
+
+
+def test_his_reason_for_a_free_place_is_in_his_export(ben) -> None:
+    registration = registered_with_answers(ben, title="Weekend retreat")
+    Registration.objects.filter(pk=registration.pk).update(
+        payment=Registration.Payment.FREE_PLACE_REQUESTED, free_place_reason="Between jobs."
+    )
+    data = json.loads(signed_in(ben).get("/accounts/settings/export/").content)
+    assert data["event_registrations"][0]["free_place_reason"] == "Between jobs."
 
 
 def test_the_export_section_costs_the_same_queries_for_one_or_many_registrations(
