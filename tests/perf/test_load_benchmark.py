@@ -405,6 +405,10 @@ def test_pages_under_load_against_bare_django(tmp_path: Path, capsys) -> None:
         Page("/meetings/<pk>/ (member)", meeting, Target(), cookie),
         Page("/api/v1/circles/ (JWT)", "/api/v1/circles/", Target(0.2), jwt),
         Page("/api/v1/meetings/ (JWT)", "/api/v1/meetings/", Target(0.2), jwt),
+        # The floor under every signed-in page: his session (creds) and his user
+        # row (default), each behind its connection's health check, and nothing more.
+        Page("/api/v1/me/ (member: the floor)", "/api/v1/me/", Target(), cookie),
+        Page("/api/v1/me/ (JWT: the floor)", "/api/v1/me/", Target(), jwt),
     ]
     t1 = time.monotonic()
     try:
