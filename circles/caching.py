@@ -236,14 +236,16 @@ def _user_fields() -> list[Any]:
 
 
 def cached_page(
-    scopes: Callable[..., list[str] | None],
+    scopes: Callable[..., list[str] | None], *, params: frozenset[str] = frozenset()
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Serve a view's page from the cache, made once per generation for each reader.
 
     ``scopes(request, *args, **kwargs)`` names what the page is made from
     (``None``: not this one, make it); a signed-in man's pages are made on his
     own scope too and keyed on his id and his row. The key also holds the full
-    path and the htmx headers. Only a 200 HTML page made without a real CSRF
+    path and the htmx headers; a query string with a parameter not in
+    ``params`` (or one given twice) gets its page made and not kept, so made-up
+    query strings cannot fill the cache. Only a 200 HTML page made without a real CSRF
     token being asked for is kept (a view that called ``get_token`` would have
     put the reader's own token in it). A view may set ``response.cache_seconds``
     to keep its page for less than ``TIMEOUT`` (a meeting that will be over).
@@ -255,7 +257,10 @@ def cached_page(
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             reader = page_reader(request)
-            names = None if reader is None else scopes(request, *args, **kwargs)
+            plain_query = all(
+                name in params and len(values) == 1 for name, values in request.GET.lists()
+            )
+            names = None if reader is None or not plain_query else scopes(request, *args, **kwargs)
             if names is None:
                 return view(request, *args, **kwargs)
             if reader:

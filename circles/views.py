@@ -66,6 +66,10 @@ def _meeting_scopes(request: HttpRequest, pk: int) -> list[str] | None:
     return None if circle_id is None else [caching.circle_scope(circle_id)]
 
 
+# The directory's own query parameters: any other is not a page worth keeping.
+DIRECTORY_PARAMS = frozenset({"q", "weekday", "kind", "time_zone", "open_seats", "page"})
+
+
 def _listing_scopes(request: HttpRequest) -> list[str]:
     return [caching.DIRECTORY]
 
@@ -77,7 +81,7 @@ def _circle_scopes(request: HttpRequest, slug: str) -> list[str] | None:
 
 @require_GET
 @vary_on_headers("HX-Request")
-@caching.cached_page(_listing_scopes)
+@caching.cached_page(_listing_scopes, params=DIRECTORY_PARAMS)
 def directory(request: HttpRequest) -> HttpResponse:
     form = DirectoryFilterForm(request.GET or None, zones_in_use=_directory_zones())
     filters = form.filters()

@@ -110,6 +110,17 @@ def test_an_unlisted_circle_is_not_kept_cached_page_and_shows_once_listed() -> N
     assert visitor.get("/circles/hidden/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "url", ["/?utm=1", "/circles/?nonsense=1", "/circles/?q=a&q=b", "/circles/listed/?x=1"]
+)
+def test_a_made_up_query_string_gets_its_page_made_and_not_kept(url: str) -> None:
+    make_circle(slug="listed")
+    visitor = Client()
+    for _ in range(2):
+        assert visitor.get(url).status_code == 200
+    assert not cache.keys("page:page|*")
+
+
 def test_htmx_more_and_the_whole_page_are_kept_apart() -> None:
     for i in range(25):
         make_circle(slug=f"c{i}", name=f"Circle number {i}")
