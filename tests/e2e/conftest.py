@@ -121,6 +121,10 @@ class Journey:
     def _failed(self, request) -> None:
         if self.auditing and request.resource_type in AXE_FETCHES:
             return
+        if request.failure == "net::ERR_ABORTED" and request.resource_type != "document":
+            # The browser cancelled it because the page moved on (a click before an
+            # icon had loaded): not a broken file, which answers with a status (below).
+            return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def _response(self, response) -> None:
