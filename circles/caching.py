@@ -85,11 +85,6 @@ def generations(scopes: Iterable[str]) -> dict[str, str] | None:
     return {keys[k]: found[k] for k in keys}
 
 
-def generation(scope: str) -> str | None:
-    found = generations([scope])
-    return None if found is None else found[scope]
-
-
 def _new_generations(scopes: tuple[str, ...]) -> None:
     cache.set_many({_generation_key(s): uuid.uuid4().hex for s in scopes}, GENERATION_TIMEOUT)
 

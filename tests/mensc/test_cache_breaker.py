@@ -206,7 +206,7 @@ def test_with_the_breaker_open_generations_are_unknown_and_pages_made_fresh(
     assert breaker(hung_cache.url).is_open
     made: list[int] = []
     for _ in range(3):
-        assert caching.generation(caching.DIRECTORY) is None
+        assert caching.generations([caching.DIRECTORY]) is None
         caching.cached("page", lambda: made.append(1), scopes=[caching.DIRECTORY])
     assert made == [1, 1, 1]
     settle()
